@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An operating-system call that failed on a named file.
+struct POSIXFailure: Error, CustomStringConvertible {
+    let path: String
+    let operation: String
+    let code: Int32
+    var description: String { "cannot \(operation) '\(path)': \(String(cString: strerror(code)))" }
+}
+
+enum FileIO {
+    /// Largest file `read(path:)` loads into memory.
+    static let maximumFileSize = 1 << 30
+
+    static func read(path: String, limit: Int = maximumFileSize) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXFailure(path: path, operation: "open", code: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw POSIXFailure(path: path, operation: "stat", code: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw CLIError("'\(path)' is not a regular file") }
+        guard Int(info.st_size) <= limit else { throw CLIError("'\(path)' is larger than \(limit) bytes") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var filled = 0
+        while true {
+            if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: 4096)) }
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFailure(path: path, operation: "read", code: errno)
+            }
+            if n == 0 { break }
+            filled += n
+            guard filled <= limit else { throw CLIError("'\(path)' is larger than \(limit) bytes") }
+        }
+        bytes.removeSubrange(filled...)
+        return bytes
+    }
+
+    static func readText(path: String, limit: Int = maximumFileSize) throws -> String {
+        let bytes = try read(path: path, limit: limit)
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw CLIError("'\(path)' is not valid UTF-8") }
+        return text
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    /// Writes `bytes` to a new file at `path` (fails if it exists) with `mode`, then fsyncs it.
+    static func create(path: String, bytes: [UInt8], mode: mode_t) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw POSIXFailure(path: path, operation: "create", code: errno) }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFailure(path: path, operation: "write", code: errno)
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 else { throw POSIXFailure(path: path, operation: "sync", code: errno) }
+    }
+
+    static func baseName(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+    }
+
+    static func directory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

@@ -1,0 +1,2 @@
+import VouchCLI
+await VouchCommand.main()
