@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "vouch", targets: ["vouch"]),
         .library(name: "NixFormats", targets: ["NixFormats"]),
+        .library(name: "VouchTrace", targets: ["VouchTrace"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -24,9 +25,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "VouchTrace",
+            dependencies: ["NixFormats", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(
             name: "VouchCLI",
             dependencies: [
                 "NixFormats",
+                "VouchTrace",
+                "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -37,6 +46,11 @@ let package = Package(
             name: "NixFormatsTests",
             dependencies: ["NixFormats", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Vectors")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VouchTraceTests",
+            dependencies: ["VouchTrace", "NixFormats"],
             swiftSettings: strict
         ),
     ],

@@ -25,7 +25,15 @@ public struct VouchCommand: AsyncParsableCommand {
     /// Parses and runs `arguments`, printing errors as one line on stderr.
     public static func run(arguments: [String]) async -> Int32 {
         do {
-            var command = try parseAsRoot(arguments)
+            let (head, tail) = BulkArguments.split(arguments)
+            var command = try parseAsRoot(head)
+            if !tail.isEmpty {
+                if command is any BulkCapable {
+                    BulkArguments.tail = tail
+                } else {
+                    command = try parseAsRoot(arguments)
+                }
+            }
             if var async = command as? any AsyncParsableCommand {
                 try await async.run()
             } else {

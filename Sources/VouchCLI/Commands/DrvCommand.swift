@@ -11,7 +11,7 @@ struct DrvCommand: ParsableCommand {
         abstract: "Read derivations (.drv ATerm files) and compute what Nix computes from them.",
         subcommands: [Path.self, Show.self, Outputs.self, ATermCmd.self, Resolve.self, RealisationIDs.self])
 
-    struct Path: ParsableCommand {
+    struct Path: ParsableCommand, BulkCapable {
         static let configuration = CommandConfiguration(
             abstract: "Print the store path of each .drv file, computed from its ATerm.",
             discussion: "A JSON file from 'nix show-derivation' or 'nix derivation show' is also accepted; its keys are checked against the computed paths.")
@@ -21,7 +21,7 @@ struct DrvCommand: ParsableCommand {
 
         func run() throws {
             var reader = DerivationFiles(storeDir: store.storeDir)
-            for file in files {
+            for file in files.withBulkTail {
                 let bytes = try FileIO.read(path: file, limit: ATerm.maximumSize)
                 if bytes.first == UInt8(ascii: "{") {
                     let all = try DerivationJSON.parse(bytes, source: file, storeDir: store.storeDir)
@@ -31,14 +31,14 @@ struct DrvCommand: ParsableCommand {
                         Output.out(computed + "\n")
                     }
                 } else {
-                    let drv = try reader.load(file: file, name: name)
+                    let drv = try reader.load(file: file, name: name, bytes: bytes)
                     Output.out(try drv.storePath(storeDir: store.storeDir).absolute + "\n")
                 }
             }
         }
     }
 
-    struct Show: ParsableCommand {
+    struct Show: ParsableCommand, BulkCapable {
         static let configuration = CommandConfiguration(abstract: "Print derivations as 'nix show-derivation' (2.8) JSON.")
         @Argument(help: ".drv files.") var files: [String]
         @Flag(name: .shortAndLong, help: "Include input derivations, recursively.") var recursive = false
@@ -49,7 +49,7 @@ struct DrvCommand: ParsableCommand {
             let box = Box(DerivationFiles(storeDir: store.storeDir))
             var result: [String: Derivation] = [:]
             var queue: [String] = []
-            for file in files {
+            for file in files.withBulkTail {
                 let drv = try box.value.load(file: file, name: name)
                 let path = try drv.storePath(storeDir: store.storeDir).absolute
                 result[path] = drv

@@ -22,7 +22,7 @@ struct HashCommand: ParsableCommand {
         abstract: "Compute and convert hashes in Nix's text forms.",
         subcommands: [Convert.self, File.self])
 
-    struct Convert: ParsableCommand {
+    struct Convert: ParsableCommand, BulkCapable {
         static let configuration = CommandConfiguration(abstract: "Convert hashes between base16, nix32, base64 and SRI.")
         @Option(help: "Output encoding: base16, nix32, base64 or sri.") var to: NixHash.Encoding = .sri
         @Option(name: .customLong("type"), help: "Hash algorithm for hashes without a prefix.") var algorithm: HashAlgorithm?
@@ -30,21 +30,21 @@ struct HashCommand: ParsableCommand {
         @Argument(help: "Hashes to convert.") var hashes: [String]
 
         func run() throws {
-            for text in hashes {
+            for text in hashes.withBulkTail {
                 let hash = try NixHash(parsing: text, algorithm: algorithm)
                 Output.out(hash.encoded(to, prefixed: !bare) + "\n")
             }
         }
     }
 
-    struct File: ParsableCommand {
+    struct File: ParsableCommand, BulkCapable {
         static let configuration = CommandConfiguration(abstract: "Hash the bytes of files (flat), like 'nix hash file'.")
         @Option(name: .customLong("type"), help: "md5, sha1, sha256 or sha512.") var algorithm: HashAlgorithm = .sha256
         @Option(help: "Output encoding: base16, nix32, base64 or sri.") var to: NixHash.Encoding = .sri
         @Argument(help: "Files to hash.") var files: [String]
 
         func run() throws {
-            for file in files {
+            for file in files.withBulkTail {
                 Output.out(algorithm.digest(try FileIO.read(path: file)).encoded(to) + "\n")
             }
         }

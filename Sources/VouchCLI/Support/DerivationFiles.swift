@@ -20,8 +20,8 @@ struct DerivationFiles {
     }
 
     /// Parses a user-given `.drv` file; input derivations will also be looked up beside it.
-    mutating func load(file path: String, name: String?) throws -> Derivation {
-        let bytes = try FileIO.read(path: path, limit: ATerm.maximumSize)
+    mutating func load(file path: String, name: String?, bytes preread: [UInt8]? = nil) throws -> Derivation {
+        let bytes = try preread ?? FileIO.read(path: path, limit: ATerm.maximumSize)
         let drv = try Derivation(aterm: bytes, name: try self.name(forFile: path, aterm: bytes, fallback: name), source: path)
         let directory = FileIO.directory(path)
         if !searchDirectories.contains(directory) { searchDirectories.append(directory) }

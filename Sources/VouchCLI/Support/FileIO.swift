@@ -26,21 +26,31 @@ enum FileIO {
         guard fstat(fd, &info) == 0 else { throw POSIXFailure(path: path, operation: "stat", code: errno) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw CLIError("'\(path)' is not a regular file") }
         guard Int(info.st_size) <= limit else { throw CLIError("'\(path)' is larger than \(limit) bytes") }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var filled = 0
+        // Read size + 1 bytes so a file that grew since fstat is noticed; grow only in that rare case.
+        var capacity = Int(info.st_size) + 1
+        var result = [UInt8]()
         while true {
-            if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: 4096)) }
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw POSIXFailure(path: path, operation: "read", code: errno)
+            let start = result.count
+            var failure: Int32 = 0
+            let chunk = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                count = 0
+                while count < buffer.count {
+                    let n = Glibc.read(fd, buffer.baseAddress! + count, buffer.count - count)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        failure = errno
+                        return
+                    }
+                    if n == 0 { break }
+                    count += n
+                }
             }
-            if n == 0 { break }
-            filled += n
-            guard filled <= limit else { throw CLIError("'\(path)' is larger than \(limit) bytes") }
+            if failure != 0 { throw POSIXFailure(path: path, operation: "read", code: failure) }
+            if start == 0 { result = chunk } else { result.append(contentsOf: chunk) }
+            guard result.count <= limit else { throw CLIError("'\(path)' is larger than \(limit) bytes") }
+            if chunk.count < capacity { return result }
+            capacity = max(capacity, 1 << 16)
         }
-        bytes.removeSubrange(filled...)
-        return bytes
     }
 
     static func readText(path: String, limit: Int = maximumFileSize) throws -> String {
