@@ -84,7 +84,8 @@ def test_drv_path(vouch, drvset, did):
 def test_drv_path_explicit_name(vouch, drvset, did, tmp_path):
     f = tmp_path / "some file.aterm"
     shutil.copyfile(drvset.file(did), f)
-    r = vouch.ok("drv", "path", f, "--name", _drv_name(drvset.paths[did]))
+    # `--name=VALUE`: Nix names may start with "-", which `--name VALUE` can't carry
+    r = vouch.ok("drv", "path", f, "--name=" + _drv_name(drvset.paths[did]))
     assert r.stdout.decode().strip() == drvset.paths[did], describe(r)
 
 

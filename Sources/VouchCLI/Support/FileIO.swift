@@ -89,4 +89,32 @@ enum FileIO {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
+
+    /// Creates `path` and missing parents (mode 0755).
+    static func makeDirectory(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw POSIXFailure(path: current, operation: "create directory", code: errno)
+            }
+        }
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, fsyncs it, renames it into place and
+    /// fsyncs the directory: readers see the old file or the complete new one, never a part.
+    static func writeAtomically(path: String, bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let temporary = "\(path).tmp-\(getpid())"
+        try? remove(temporary)
+        try create(path: temporary, bytes: bytes, mode: mode)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw POSIXFailure(path: path, operation: "rename into", code: code)
+        }
+        let dir = open(directory(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { _ = fsync(dir); close(dir) }
+    }
+
+    private static func remove(_ path: String) throws { unlink(path) }
 }
