@@ -64,23 +64,10 @@ public struct NARInfo: Sendable, Hashable {
         if !signatures.contains(signature) { signatures.append(signature) }
     }
 
-    /// The outcome for each signature against a set of trusted keys.
-    public enum SignatureStatus: Sendable, Hashable {
-        case valid(NixPublicKey)
-        /// Signed by a trusted key name, but the signature does not verify.
-        case invalid(keyName: String)
-        /// No trusted key has this name.
-        case untrusted(keyName: String)
-    }
+    public typealias SignatureStatus = NixFormats.SignatureStatus
 
     public func checkSignatures(trusting keys: [NixPublicKey]) -> [SignatureStatus] {
-        let message = Array(fingerprint.utf8)
-        return signatures.map { signature in
-            let named = keys.filter { $0.name == signature.keyName }
-            if named.isEmpty { return .untrusted(keyName: signature.keyName) }
-            if let key = named.first(where: { $0.isValid(signature: signature, for: message) }) { return .valid(key) }
-            return .invalid(keyName: signature.keyName)
-        }
+        SignatureStatus.check(signatures, over: Array(fingerprint.utf8), trusting: keys)
     }
 
     /// The narinfo text, as Nix 2.8 writes it.

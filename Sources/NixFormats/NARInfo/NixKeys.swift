@@ -113,3 +113,22 @@ public struct NixSignature: Sendable, Hashable, Comparable, CustomStringConverti
     public var description: String { "\(keyName):\(Base64.encode(bytes))" }
     public static func < (lhs: NixSignature, rhs: NixSignature) -> Bool { lhs.description.utf8.lexicographicallyPrecedes(rhs.description.utf8) }
 }
+
+/// The outcome of checking one signature against a set of trusted keys.
+public enum SignatureStatus: Sendable, Hashable {
+    case valid(NixPublicKey)
+    /// Signed by a trusted key name, but the signature does not verify.
+    case invalid(keyName: String)
+    /// No trusted key has this name.
+    case untrusted(keyName: String)
+
+    /// Checks each of `signatures` over `message` against the trusted keys of the same name.
+    public static func check(_ signatures: [NixSignature], over message: [UInt8], trusting keys: [NixPublicKey]) -> [SignatureStatus] {
+        signatures.map { signature in
+            let named = keys.filter { $0.name == signature.keyName }
+            if named.isEmpty { return .untrusted(keyName: signature.keyName) }
+            if let key = named.first(where: { $0.isValid(signature: signature, for: message) }) { return .valid(key) }
+            return .invalid(keyName: signature.keyName)
+        }
+    }
+}

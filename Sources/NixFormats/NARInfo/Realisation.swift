@@ -72,13 +72,7 @@ public struct Realisation: Sendable, Hashable {
         if !signatures.contains(signature) { signatures.append(signature) }
     }
 
-    public func checkSignatures(trusting keys: [NixPublicKey]) -> [NARInfo.SignatureStatus] {
-        let message = Array(fingerprint.utf8)
-        return signatures.map { signature in
-            let named = keys.filter { $0.name == signature.keyName }
-            if named.isEmpty { return .untrusted(keyName: signature.keyName) }
-            if let key = named.first(where: { $0.isValid(signature: signature, for: message) }) { return .valid(key) }
-            return .invalid(keyName: signature.keyName)
-        }
+    public func checkSignatures(trusting keys: [NixPublicKey]) -> [SignatureStatus] {
+        SignatureStatus.check(signatures, over: Array(fingerprint.utf8), trusting: keys)
     }
 }

@@ -5,6 +5,19 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Logical store directory.") var storeDir: String = StorePath.defaultStoreDir
 }
 
+/// A `.drv` file operand with its name and store options; loads it with a reader that also
+/// finds its input derivations.
+struct DrvFileArguments: ParsableArguments {
+    @Argument(help: ".drv file.") var file: String
+    @Option(help: "Derivation name (default: from the file name).") var name: String?
+    @OptionGroup var store: StoreOptions
+
+    func load(defaultName: String? = nil) throws -> (Box<DerivationFiles>, Derivation) {
+        let box = Box(DerivationFiles(storeDir: store.storeDir))
+        return (box, try box.value.load(file: file, name: name ?? defaultName))
+    }
+}
+
 struct DrvCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drv",
@@ -69,13 +82,11 @@ struct DrvCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print 'NAME PATH' for each output, computed as Nix does (input-addressed and fixed-output).",
             discussion: "Input derivations are read from the same directory as FILE, else from the store. Outputs whose path is only known after a build print 'NAME' and the kind in angle brackets. The recorded output paths must match the computed ones.")
-        @Argument(help: ".drv file.") var file: String
-        @Option(help: "Derivation name (default: from the file name).") var name: String?
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var input: DrvFileArguments
 
         func run() throws {
-            let box = Box(DerivationFiles(storeDir: store.storeDir))
-            let drv = try box.value.load(file: file, name: name)
+            let (box, drv) = try input.load()
+            let store = input.store
             var hasher = DerivationFiles.hasher(box)
             let paths = try hasher.outputPaths(drv, storeDir: store.storeDir)
             try hasher.checkOutputPaths(drv, storeDir: store.storeDir)
@@ -98,13 +109,10 @@ struct DrvCommand: ParsableCommand {
 
     struct ATermCmd: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "aterm", abstract: "Parse a .drv file and write its ATerm serialisation back to standard output.")
-        @Argument(help: ".drv file.") var file: String
-        @Option(help: "Derivation name (default: from the file name).") var name: String?
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var input: DrvFileArguments
 
         func run() throws {
-            var reader = DerivationFiles(storeDir: store.storeDir)
-            let drv = try reader.load(file: file, name: name ?? "drv")
+            let (_, drv) = try input.load(defaultName: "drv")
             drv.aterm.withUnsafeBytes { Output.write($0) }
         }
     }
@@ -113,15 +121,13 @@ struct DrvCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Resolve a derivation against realised input paths and print the resolved .drv path.",
             discussion: "Each --input maps an input derivation output to the store path it was realised as: DRVPATH!OUTPUT=STOREPATH. Inputs not given are computed from their .drv files when their outputs are input-addressed or fixed.")
-        @Argument(help: ".drv file.") var file: String
+        @OptionGroup var input: DrvFileArguments
         @Option(name: .customLong("input"), help: "DRVPATH!OUTPUT=STOREPATH (repeatable).") var inputs: [String] = []
         @Flag(help: "Print the resolved ATerm instead of its path.") var aterm = false
-        @Option(help: "Derivation name (default: from the file name).") var name: String?
-        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let box = Box(DerivationFiles(storeDir: store.storeDir))
-            let drv = try box.value.load(file: file, name: name)
+            let (box, drv) = try input.load()
+            let store = input.store
             var realised: [InputOutput: StorePath] = [:]
             for mapping in inputs {
                 guard let eq = mapping.firstIndex(of: "="), let bang = mapping[..<eq].lastIndex(of: "!") else {
@@ -153,13 +159,11 @@ struct DrvCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "realisation-ids",
             abstract: "Print each output's realisation id (sha256:<masked hashDerivationModulo>!OUTPUT).")
-        @Argument(help: ".drv file.") var file: String
-        @Option(help: "Derivation name (default: from the file name).") var name: String?
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var input: DrvFileArguments
 
         func run() throws {
-            let box = Box(DerivationFiles(storeDir: store.storeDir))
-            let drv = try box.value.load(file: file, name: name)
+            let (box, drv) = try input.load()
+            let store = input.store
             var hasher = DerivationFiles.hasher(box)
             let ids = try hasher.realisationIDs(drv)
             for output in drv.outputNames { Output.out("\(ids[output]!)\n") }

@@ -49,7 +49,15 @@ struct TrustedKeys: ParsableArguments {
     }
 }
 
-func describe(_ statuses: [NARInfo.SignatureStatus]) -> String {
+/// Prints what each signature is (with `verbose`, or when none is valid) and throws
+/// ``VerificationFailed`` unless one is valid.
+func requireValidSignature(_ statuses: [SignatureStatus], file: String, verbose: Bool, failure: String) throws {
+    let ok = statuses.contains { if case .valid = $0 { true } else { false } }
+    if verbose && ok { Output.out("\(file): \(describe(statuses))\n") }
+    guard ok else { throw VerificationFailed(message: "\(file): \(failure) (\(describe(statuses)))") }
+}
+
+func describe(_ statuses: [SignatureStatus]) -> String {
     if statuses.isEmpty { return "no signatures" }
     return statuses.map { status in
         switch status {

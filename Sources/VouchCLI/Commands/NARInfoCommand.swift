@@ -37,10 +37,8 @@ struct NARInfoCommand: ParsableCommand {
         func run() throws {
             let keys = try trusted.parsed()
             let info = try NARInfoCommand.load(narinfo, storeDir: store.storeDir)
-            let statuses = info.checkSignatures(trusting: keys)
-            let ok = statuses.contains { if case .valid = $0 { true } else { false } }
-            if verbose || !ok { (ok ? { Output.out($0 + "\n") } : Output.error)("\(narinfo): \(describe(statuses))") }
-            guard ok else { throw VerificationFailed(message: "\(narinfo): \(info.storePath) has no valid signature by a trusted key") }
+            try requireValidSignature(info.checkSignatures(trusting: keys), file: narinfo, verbose: verbose,
+                                      failure: "\(info.storePath) has no valid signature by a trusted key")
         }
     }
 

@@ -21,10 +21,8 @@ struct RealisationCommand: ParsableCommand {
         func run() throws {
             let keys = try trusted.parsed()
             let realisation = try RealisationCommand.load(file, storeDir: store.storeDir)
-            let statuses = realisation.checkSignatures(trusting: keys)
-            let ok = statuses.contains { if case .valid = $0 { true } else { false } }
-            if verbose || !ok { (ok ? { Output.out($0 + "\n") } : Output.error)("\(file): \(describe(statuses))") }
-            guard ok else { throw VerificationFailed(message: "\(file): realisation \(realisation.id) has no valid signature by a trusted key") }
+            try requireValidSignature(realisation.checkSignatures(trusting: keys), file: file, verbose: verbose,
+                                      failure: "realisation \(realisation.id) has no valid signature by a trusted key")
         }
     }
 
