@@ -99,14 +99,17 @@ def test_drv_aterm_roundtrip(vouch, drvset, did):
 @pytest.mark.parametrize("did", IDS)
 def test_drv_outputs(vouch, drvset, did):
     entry = drvset.show[drvset.paths[did]]
-    if not _is_ia_or_fod(entry):
-        pytest.skip("floating CA / deferred outputs have no static path")
     r = vouch.ok("drv", "outputs", drvset.file(did))
     got = {}
     for line in r.stdout.decode().splitlines():
         name, _, path = line.partition(" ")
         got[name] = path
-    want = {k: v["path"] for k, v in entry["outputs"].items()}
+    if _is_ia_or_fod(entry):
+        want = {k: v["path"] for k, v in entry["outputs"].items()}
+    else:
+        # Floating CA and deferred outputs have no path before the build: vouch names the kind instead.
+        label = "<content-addressed>" if any(v.get("hashAlgo") for v in entry["outputs"].values()) else "<deferred>"
+        want = {k: label for k in entry["outputs"]}
     assert got == want, describe(r)
 
 
