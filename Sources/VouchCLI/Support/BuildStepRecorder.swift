@@ -82,13 +82,20 @@ struct BuildStepRecorder {
             if !built.outputs[name]!.path.isEmpty {
                 path = try StorePath(absolutePath: built.outputs[name]!.path, storeDir: storeDir)
             } else {
+                // The store's realisation is authoritative; OUT_PATHS may be stale (Nix keeps a value already
+                // set in its environment), so it is only a fallback when the database cannot be read.
                 let wantedName = StorePath.outputPathName(derivationName: drv.name, output: name)
-                if let given = outPaths.first(where: { (try? StorePath(absolutePath: $0, storeDir: storeDir))?.name == wantedName }) {
-                    path = try StorePath(absolutePath: given, storeDir: storeDir)
-                } else if case .floatingContentAddressed = builtKind, let id = try hasher.realisationIDs(built)[name],
-                          let found = database?.realisation(hashModulo: "sha256:\(id.hashModulo.base16)", output: name) {
-                    path = try StorePath(absolutePath: found, storeDir: storeDir)
+                let given = try outPaths.first(where: { (try? StorePath(absolutePath: $0, storeDir: storeDir))?.name == wantedName })
+                    .map { try StorePath(absolutePath: $0, storeDir: storeDir) }
+                var realisedPath: StorePath?
+                if case .floatingContentAddressed = builtKind, let id = try hasher.realisationIDs(built)[name],
+                   let found = database?.realisation(hashModulo: "sha256:\(id.hashModulo.base16)", output: name) {
+                    realisedPath = try StorePath(absolutePath: found, storeDir: storeDir)
                 }
+                if let realisedPath, let given, given != realisedPath {
+                    throw CLIError("OUT_PATHS names \(given) for output '\(name)', but the store realised \(realisedPath); refusing to sign")
+                }
+                path = realisedPath ?? (database == nil ? given : nil)
             }
             guard let path else { throw CLIError("cannot find the path of output '\(name)' of \(drvPath) (no OUT_PATHS entry, no realisation)") }
             guard FileIO.exists(real(path.absolute)) else { throw CLIError("output '\(name)' \(path.absolute) is not in the store") }
