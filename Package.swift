@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "vouch", targets: ["vouch"]),
         .library(name: "NixFormats", targets: ["NixFormats"]),
         .library(name: "VouchTrace", targets: ["VouchTrace"]),
+        .library(name: "VouchVerify", targets: ["VouchVerify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -29,12 +30,18 @@ let package = Package(
             dependencies: ["NixFormats", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        .target(
+            name: "VouchVerify",
+            dependencies: ["NixFormats", "VouchTrace"],
+            swiftSettings: strict
+        ),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "VouchCLI",
             dependencies: [
                 "NixFormats",
                 "VouchTrace",
+                "VouchVerify",
                 "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -117,4 +117,21 @@ enum FileIO {
     }
 
     private static func remove(_ path: String) throws { unlink(path) }
+
+    /// Regular files below `directory`, recursively, sorted (symlinks are not followed).
+    static func files(under directory: String) throws -> [String] {
+        guard let dir = opendir(directory) else { throw POSIXFailure(path: directory, operation: "open directory", code: errno) }
+        defer { closedir(dir) }
+        var result: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            let path = "\(directory)/\(name)"
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            if (info.st_mode & S_IFMT) == S_IFDIR { result.append(contentsOf: try files(under: path)) }
+            else if (info.st_mode & S_IFMT) == S_IFREG { result.append(path) }
+        }
+        return result.sorted()
+    }
 }
