@@ -248,17 +248,17 @@ public struct Verifier {
         var outputNames: Set<String>
         /// Output paths fixed in advance (nil for floating outputs).
         var outputPaths: [String: StorePath]
-        /// Exact input set; a known NAR hash per input that comes from another step (nil: any).
-        var inputs: [StorePath: NixHash?]
+        /// Exact input set, each with the NAR hashes accepted for it (nil: any, for self-certifying paths).
+        var inputs: [StorePath: Set<NixHash>?]
     }
 
     func staticExpectation(_ drv: Derivation, path: String, accepted: [String: [String: [Realisation]]],
                            hasher: inout DerivationHasher, floating kind: Derivation.Kind) throws -> ExpectedStep {
-        var inputs: [StorePath: NixHash?] = [:]
+        var inputs: [StorePath: Set<NixHash>?] = [:]
         for src in drv.inputSrcs { inputs[try StorePath(absolutePath: src, storeDir: storeDir)] = .some(nil) }
         for (input, outs) in drv.inputDrvs {
             for o in outs {
-                for r in accepted[input]?[o] ?? [] { inputs[r.path] = .some(nil) }
+                for r in accepted[input]?[o] ?? [] { inputs[r.path] = Self.merge(inputs[r.path], r.narHash) }
             }
         }
         var outputPaths: [String: StorePath] = [:]
@@ -308,14 +308,14 @@ public struct Verifier {
         } catch {
             return .failure(.init(reason: "cannot resolve: \(error)"))
         }
-        var inputs: [StorePath: NixHash?] = [:]
+        var inputs: [StorePath: Set<NixHash>?] = [:]
         for src in resolved.inputSrcs {
             guard let sp = try? StorePath(absolutePath: src, storeDir: storeDir) else { continue }
             inputs[sp] = .some(nil)
         }
         for (key, path) in mapping {
-            let hashes = (accepted[key.drvPath]?[key.output] ?? []).filter { $0.path == path }.compactMap(\.narHash)
-            if hashes.count == 1 { inputs[path] = .some(hashes[0]) }
+            inputs[path] = nil
+            for r in accepted[key.drvPath]?[key.output] ?? [] where r.path == path { inputs[path] = Self.merge(inputs[path], r.narHash) }
         }
         var outputPaths: [String: StorePath] = [:]
         for (name, o) in resolved.outputs where !o.path.isEmpty {
@@ -349,18 +349,21 @@ public struct Verifier {
                 + (missing.isEmpty ? "" : "; missing: \(missing.joined(separator: " "))")))
         }
         for (path, hash) in recorded {
-            if case .some(.some(let want)) = expected.inputs[path], want != hash {
-                return .failure(.init(reason: "it used \(path) with NAR hash \(hash.encoded(.nix32)), the verified one is \(want.encoded(.nix32))"))
-            }
-        }
-        // Inputs that are outputs of other steps must match an accepted content by hash.
-        for (path, hash) in recorded where expected.inputs[path] == .some(nil) {
-            let known = accepted.values.lazy.flatMap { $0.values.joined() }.filter { $0.path == path }
-            if !known.isEmpty, !known.contains(where: { $0.narHash == nil || $0.narHash == hash }) {
-                return .failure(.init(reason: "it used \(path) with NAR hash \(hash.encoded(.nix32)), which no verified build produced"))
+            if case .some(.some(let allowed)) = expected.inputs[path], !allowed.contains(hash) {
+                return .failure(.init(reason: "it used \(path) with NAR hash \(hash.encoded(.nix32)), which no accepted build of that input produced"))
             }
         }
         return .success(())
+    }
+
+    /// Adds an accepted hash for a path; a path accepted by path alone (nil hash) accepts any.
+    static func merge(_ existing: Set<NixHash>??, _ hash: NixHash?) -> Set<NixHash>? {
+        guard let hash else { return nil }
+        switch existing {
+        case .none: return [hash]
+        case .some(.none): return nil
+        case .some(.some(let set)): return set.union([hash])
+        }
     }
 
     func legacyRealisations(_ drv: Derivation, narinfoByPath: [StorePath: [NARInfo]]) -> [String: [Realisation]]? {
