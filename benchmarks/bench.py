@@ -1,6 +1,6 @@
 """Vouch benchmarks: whole-process wall time (median of N runs after one warm-up) and peak RSS,
 each next to a baseline from the same run, printed as a ratio."""
-import argparse, os, random, resource, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, base64, json, os, random, re, resource, shutil, statistics, subprocess, sys, tempfile, time
 
 def measure(cmd, runs, stdin=None):
     """Median wall seconds and max peak RSS (MiB) of `cmd` over `runs` runs after one warm-up."""
@@ -113,13 +113,78 @@ in derivation {{ name = "root"; system = sys; builder = "/bin/sh"; args = [ "-c"
     print(f"peak RSS: vouch drv path {peak_rss_mib([vouch, 'drv', 'path'] + drvs):.0f} MiB, vouch drv show -r "
           f"{peak_rss_mib([vouch, 'drv', 'show', '-r', root]):.0f} MiB, nix show-derivation -r {peak_rss_mib(['nix', 'show-derivation', '-r', root]):.0f} MiB")
 
+def rate_row(label, ours, base, base_label):
+    """`ours` = (median, min, max) operations per second; ratio = vouch rate / baseline rate (>1: vouch faster)."""
+    print(f"{label:38s} {ours[0]:9.0f}/s (min {ours[1]:.0f}, max {ours[2]:.0f})   {base_label:32s} {base[0]:9.0f}/s   "
+          f"speed ratio {ours[0] / base[0]:5.2f}x")
+
+def openssl_ed25519():
+    """sign/s and verify/s from one `openssl speed -seconds 3 ed25519`."""
+    out = subprocess.run(["openssl", "speed", "-seconds", "3", "ed25519"], capture_output=True, text=True, check=True).stdout
+    m = re.search(r"EdDSA \(Ed25519\)\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)", out)
+    if not m:
+        sys.exit(f"cannot parse openssl speed output:\n{out}")
+    return float(m.group(1)), float(m.group(2))
+
+def python_json_rate(op, seconds, runs):
+    """Median, min, max calls per second of `op` over `runs` rounds of `seconds`."""
+    rates = []
+    for _ in range(runs):
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(20):
+                op()
+            count += 20
+        rates.append(count / (time.perf_counter() - start))
+    return statistics.median(rates), min(rates), max(rates)
+
+def trace_bench(work, args):
+    pkg = os.path.join(os.path.dirname(os.path.abspath(__file__)), "TraceBench")
+    subprocess.run(["swift", "build", "-c", "release", "--package-path", pkg], stdout=subprocess.DEVNULL, check=True)
+    bindir = subprocess.run(["swift", "build", "-c", "release", "--package-path", pkg, "--show-bin-path"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    # One core for everything below (children inherit the affinity): the figures are single-thread rates.
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(saved)})
+    try:
+        seconds = 0.3 if args.quick else 1.0
+        out = subprocess.run([os.path.join(bindir, "TraceBench"), "--rounds", str(args.runs), "--seconds", str(seconds)],
+                             capture_output=True, text=True, check=True).stdout
+        ossl = [openssl_ed25519() for _ in range(args.runs)]
+        statement = base64.b64decode(re.search(r"^statement_base64 (\S+)$", out, re.M).group(1))
+        canonical = lambda value: json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        assert canonical(json.loads(statement)) == statement, "Python's sorted compact JSON differs from Vouch's canonical bytes"
+        parsed = json.loads(statement)
+        py_parse = python_json_rate(lambda: json.loads(statement), seconds, args.runs)
+        py_encode = python_json_rate(lambda: canonical(parsed), seconds, args.runs)
+        py_both = python_json_rate(lambda: json.loads(canonical(parsed)), seconds, args.runs)
+    finally:
+        os.sched_setaffinity(0, saved)
+    fig = {m.group(1): tuple(float(m.group(i)) for i in (2, 3, 4))
+           for m in re.finditer(r"^(\w+)\s+([\d.]+)/s\s+\(min ([\d.]+), max ([\d.]+)\)", out, re.M)}
+    sign = (statistics.median(s for s, _ in ossl),)
+    verify = (statistics.median(v for _, v in ossl),)
+    print(f"\n== Build traces ({out.splitlines()[0].removeprefix('trace: ')}); baseline openssl speed -seconds 3 ed25519 "
+          f"x{args.runs}, median (it signs a short message, Vouch signs the PAE of the statement); one core ==")
+    rate_row("vouch sign trace (encode+PAE+sign+JSON)", fig["sign_trace"], sign, "openssl ed25519 sign")
+    rate_row("swift-crypto ed25519 sign (PAE bytes)", fig["ed25519_sign_raw"], sign, "openssl ed25519 sign")
+    rate_row("vouch verify trace (parse+check+verify)", fig["verify_trace"], verify, "openssl ed25519 verify")
+    rate_row("vouch verify signature (parsed)", fig["verify_signature_only"], verify, "openssl ed25519 verify")
+    rate_row("swift-crypto ed25519 verify (PAE bytes)", fig["ed25519_verify_raw"], verify, "openssl ed25519 verify")
+    print(f"statement JSON: {len(statement)} bytes, Python's json.dumps(sort_keys, compact) gives identical bytes")
+    rate_row("vouch canonical encode", fig["canonical_encode"], py_encode, "python json.dumps(sort_keys)")
+    rate_row("vouch JSON parse", fig["json_parse"], py_parse, "python json.loads")
+    rate_row("vouch encode+parse+BuildTrace fields", fig["canonical_encode_parse"], py_both, "python dumps+loads (no checks)")
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--vouch", required=True)
+    ap.add_argument("--vouch", help="vouch binary (needed for nar and drv)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="smaller inputs")
-    ap.add_argument("--only", choices=["nar", "drv"])
+    ap.add_argument("--only", choices=["nar", "drv", "trace"])
     args = ap.parse_args()
+    if args.only != "trace" and not args.vouch:
+        ap.error("--vouch is required unless --only trace")
     print(f"median of {args.runs} runs after 1 warm-up; ratio = baseline time / vouch time (>1 means vouch is faster)")
     work = tempfile.mkdtemp(prefix="vouch-bench-", dir=os.environ.get("TMPDIR", "/tmp"))
     try:
@@ -127,6 +192,8 @@ def main():
             nar_hash_bench(args.vouch, work, args)
         if args.only in (None, "drv"):
             drv_bench(args.vouch, work, args)
+        if args.only in (None, "trace"):
+            trace_bench(work, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -203,14 +203,16 @@ extension BuildTrace {
                                   narHash: try sha256(subject["digest"], "\(field).digest"), narSize: UInt64(size)))
         }
         guard Set(outputs.map(\.name)).count == outputs.count else { throw bad("subject", "an output name appears twice") }
-        let declared = (external?["outputs"]?.array ?? []).compactMap(\.string)
-        guard declared.sorted() == outputs.map(\.name).sorted() else { throw bad("externalParameters.outputs", "must list exactly the subjects' outputs") }
+        guard let declaredValues = external?["outputs"]?.array else { throw bad("externalParameters.outputs", "must be a list of output names") }
+        let declared = declaredValues.compactMap(\.string)
+        guard declared.count == declaredValues.count, declared.sorted() == outputs.map(\.name).sorted() else { throw bad("externalParameters.outputs", "must list exactly the subjects' outputs") }
         self.outputs = outputs.sorted { bytewiseLess($0.name, $1.name) }
         guard let deps = definition?["resolvedDependencies"]?.array else { throw bad("resolvedDependencies", "must be an array") }
         var inputs = [Input]()
         for (index, dep) in deps.enumerated() {
             let field = "resolvedDependencies[\(index)]"
             let drv = try dep["annotations"]?["derivation"].map { (v: JSONValue) throws(TraceError) in try path(v, "\(field).annotations.derivation", storeDir: storeDir) }
+            if let drv, !drv.isDerivation { throw bad("\(field).annotations.derivation", "is not a .drv path") }
             let output = try dep["annotations"]?["output"].map { (v: JSONValue) throws(TraceError) in try string(v, "\(field).annotations.output") }
             guard (drv == nil) == (output == nil) else { throw bad(field, "derivation and output annotations go together") }
             inputs.append(Input(path: try path(dep["name"], "\(field).name", storeDir: storeDir), narHash: try sha256(dep["digest"], "\(field).digest"),
@@ -231,8 +233,12 @@ extension BuildTrace {
         implementationVersion = verText
         let metadata = run?["metadata"]
         invocationID = try string(metadata?["invocationId"], "runDetails.metadata.invocationId")
-        startedOn = try metadata?["startedOn"].map { (v: JSONValue) throws(TraceError) in try Self.timestamp(string(v, "startedOn"), bad) }
-        finishedOn = try metadata?["finishedOn"].map { (v: JSONValue) throws(TraceError) in try Self.timestamp(string(v, "finishedOn"), bad) }
+        startedOn = try metadata?["startedOn"].map { (v: JSONValue) throws(TraceError) in
+            try Self.timestamp(string(v, "runDetails.metadata.startedOn"), field: "runDetails.metadata.startedOn", bad)
+        }
+        finishedOn = try metadata?["finishedOn"].map { (v: JSONValue) throws(TraceError) in
+            try Self.timestamp(string(v, "runDetails.metadata.finishedOn"), field: "runDetails.metadata.finishedOn", bad)
+        }
         var attestations = [Attestation]()
         for (index, item) in (run?["byproducts"]?.array ?? []).enumerated() where item["name"]?.string == "attestation" {
             let type = try string(item["mediaType"], "byproducts[\(index)].mediaType")
@@ -242,14 +248,25 @@ extension BuildTrace {
         self.attestations = attestations
     }
 
-    static func timestamp(_ text: String, _ bad: (String, String) -> TraceError) throws(TraceError) -> String {
+    /// Checks `YYYY-MM-DDThh:mm:ssZ` with real calendar ranges (leap years; second 60 for leap seconds).
+    static func timestamp(_ text: String, field: String, _ bad: (String, String) -> TraceError) throws(TraceError) -> String {
+        guard isTimestamp(text) else { throw bad(field, "'\(text)' is not an RFC 3339 UTC time (YYYY-MM-DDThh:mm:ssZ)") }
+        return text
+    }
+
+    /// True for `YYYY-MM-DDThh:mm:ssZ` naming a real date and time.
+    public static func isTimestamp(_ text: String) -> Bool {
         let b = Array(text.utf8)
         let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
         guard b.count == 20, digits.allSatisfy({ (0x30...0x39).contains(b[$0]) }), b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54,
-              b[13] == 0x3a, b[16] == 0x3a, b[19] == 0x5a else {
-            throw bad("timestamp", "'\(text)' is not RFC 3339 UTC (YYYY-MM-DDThh:mm:ssZ)")
-        }
-        return text
+              b[13] == 0x3a, b[16] == 0x3a, b[19] == 0x5a else { return false }
+        func number(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + Int(b[$1] - 0x30) } }
+        let year = number(0..<4), month = number(5..<7), day = number(8..<10)
+        let hour = number(11..<13), minute = number(14..<16), second = number(17..<19)
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), (1...days[month - 1]).contains(day) else { return false }
+        return hour < 24 && minute < 60 && second <= 60
     }
 }
 

@@ -109,7 +109,12 @@ struct JSONParser {
     func fail(_ reason: String) -> JSONError { JSONError(offset: index, reason: reason) }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0a, 0x0d: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func literal(_ text: String, _ value: JSONValue) throws(JSONError) -> JSONValue {
@@ -120,8 +125,10 @@ struct JSONParser {
     }
 
     mutating func value(depth: Int) throws(JSONError) -> JSONValue {
-        guard depth <= JSONValue.maximumDepth else { throw fail("nesting deeper than \(JSONValue.maximumDepth)") }
         guard index < bytes.count else { throw fail("unexpected end of input") }
+        if bytes[index] == UInt8(ascii: "[") || bytes[index] == UInt8(ascii: "{") {
+            guard depth < JSONValue.maximumDepth else { throw fail("nesting deeper than \(JSONValue.maximumDepth)") }
+        }
         switch bytes[index] {
         case UInt8(ascii: "n"): return try literal("null", .null)
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
@@ -170,7 +177,7 @@ struct JSONParser {
             while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
             guard index > digitsStart else { throw fail("expected digits") }
             if bytes[digitsStart] == 0x30 && index - digitsStart > 1 { throw JSONError(offset: start, reason: "leading zero") }
-            if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") || bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
                 throw fail("only integers are supported")
             }
             guard let value = Int64(String(decoding: bytes[start..<index], as: UTF8.self)) else {
@@ -184,6 +191,18 @@ struct JSONParser {
 
     mutating func string() throws(JSONError) -> String {
         index += 1
+        // Fast path: no escapes before the closing quote.
+        var end = index
+        while end < bytes.count {
+            let b = bytes[end]
+            if b == UInt8(ascii: "\"") {
+                guard let text = String(validating: bytes[index..<end], as: UTF8.self) else { throw fail("string is not valid UTF-8") }
+                index = end + 1
+                return text
+            }
+            if b == UInt8(ascii: "\\") || b < 0x20 { break }
+            end += 1
+        }
         var out = [UInt8]()
         while true {
             guard index < bytes.count else { throw fail("unterminated string") }
@@ -229,8 +248,17 @@ struct JSONParser {
     }
 
     mutating func hex4() throws(JSONError) -> UInt32 {
-        guard index + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16) else {
-            throw fail("invalid \\u escape")
+        guard index + 4 <= bytes.count else { throw fail("invalid \\u escape") }
+        var value: UInt32 = 0
+        for b in bytes[index..<(index + 4)] {
+            let digit: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
+            default: throw fail("invalid \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
         }
         index += 4
         return value

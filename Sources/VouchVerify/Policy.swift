@@ -138,7 +138,7 @@ extension Policy {
             }
             for (field, path) in [("not-before", \Criteria.notBefore), ("not-after", \Criteria.notAfter)] {
                 guard let v = spec[field] else { continue }
-                guard let t = v.string, Self.isTimestamp(t) else { throw fail("keys.\(name).\(field) must be an RFC 3339 UTC time \"YYYY-MM-DDThh:mm:ssZ\"") }
+                guard let t = v.string, BuildTrace.isTimestamp(t) else { throw fail("keys.\(name).\(field) must be an RFC 3339 UTC time \"YYYY-MM-DDThh:mm:ssZ\"") }
                 criteria[keyPath: path] = t
             }
             if let a = spec["attestation"] {
@@ -177,12 +177,5 @@ extension Policy {
             throw PolicyError(source: source, reason: "\(path).threshold must be between 1 and \(rules.count)")
         }
         return .threshold(Int(threshold), rules)
-    }
-
-    static func isTimestamp(_ t: String) -> Bool {
-        let b = Array(t.utf8)
-        let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-        return b.count == 20 && digits.allSatisfy { (0x30...0x39).contains(b[$0]) } && b[4] == 0x2d && b[7] == 0x2d && b[10] == 0x54
-            && b[13] == 0x3a && b[16] == 0x3a && b[19] == 0x5a
     }
 }
