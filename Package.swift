@@ -60,6 +60,7 @@ let package = Package(
             dependencies: ["VouchTrace", "NixFormats"],
             swiftSettings: strict
         ),
+        .testTarget(name: "VouchVerifyTests", dependencies: ["VouchVerify", "VouchTrace", "NixFormats"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -147,10 +147,16 @@ extension Policy {
             }
             keys[name] = Key(name: name, publicKey: publicKey, criteria: criteria)
         }
+        var seenKeys: [NixPublicKey: String] = [:]
+        for key in keys.values.sorted(by: { $0.name < $1.name }) {
+            if let other = seenKeys[key.publicKey] { throw fail("keys.\(other) and keys.\(key.name) are the same public key; name each key once") }
+            seenKeys[key.publicKey] = key.name
+        }
         guard let trust = root["trust"] else { throw fail("[trust] is missing") }
         let rule = try Self.rule(trust, at: "trust", keys: keys, source: source)
         var legacy: [NixPublicKey] = []
         if let table = root["legacy"] {
+            for field in table.object?.keys ?? [:].keys where field != "keys" { throw fail("legacy: unknown field '\(field)'") }
             guard let list = table["keys"]?.array else { throw fail("legacy.keys must be a list of Nix public keys") }
             for item in list {
                 guard let text = item.string else { throw fail("legacy.keys must be a list of Nix public keys") }
@@ -158,8 +164,9 @@ extension Policy {
             }
         }
         var fixed: Rule?
-        if let table = root["fixed-output"], let vouched = table["vouched-by"] {
-            fixed = try Self.rule(vouched, at: "fixed-output.vouched-by", keys: keys, source: source)
+        if let table = root["fixed-output"] {
+            for field in table.object?.keys ?? [:].keys where field != "vouched-by" { throw fail("fixed-output: unknown field '\(field)'") }
+            if let vouched = table["vouched-by"] { fixed = try Self.rule(vouched, at: "fixed-output.vouched-by", keys: keys, source: source) }
         }
         self.init(keys: keys, rule: rule, legacyKeys: legacy, fixedOutputRule: fixed)
     }
@@ -168,6 +175,9 @@ extension Policy {
         if let name = value.string {
             guard keys[name] != nil else { throw PolicyError(source: source, reason: "\(path): unknown key '\(name)'") }
             return .key(name)
+        }
+        for field in value.object?.keys ?? [:].keys where field != "threshold" && field != "of" {
+            throw PolicyError(source: source, reason: "\(path): unknown field '\(field)'")
         }
         guard let threshold = value["threshold"]?.int, let members = value["of"]?.array else {
             throw PolicyError(source: source, reason: "\(path) must be a key name or { threshold = N, of = [...] }")

@@ -53,6 +53,7 @@ public enum PolicyTOML {
             var root: [String: JSONValue] = [:]
             var current: [String] = []
             var definedTables: Set<[String]> = []
+            var inlineTables: Set<[String]> = []
             while true {
                 skipBlank()
                 guard let c = peek else { break }
@@ -66,6 +67,9 @@ public enum PolicyTOML {
                     index += 1
                     try endOfLine()
                     guard definedTables.insert(path).inserted else { throw fail("table [\(path.joined(separator: "."))] defined twice") }
+                    for n in 1...path.count where inlineTables.contains(Array(path.prefix(n))) {
+                        throw fail("table [\(path.joined(separator: "."))] defined twice (it was given inline)")
+                    }
                     try Self.insert(.object([:]), at: path, into: &root, mergeTables: true, line: line)
                     current = path
                 } else {
@@ -77,6 +81,7 @@ public enum PolicyTOML {
                     let value = try self.value()
                     try endOfLine()
                     try Self.insert(value, at: current + key, into: &root, mergeTables: false, line: line)
+                    if case .object = value { inlineTables.insert(current + key) }
                 }
             }
             return .object(root)

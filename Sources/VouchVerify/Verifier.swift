@@ -90,6 +90,14 @@ public struct Verifier {
             let kind = try drv.kind()
             step.kind = Self.describe(kind)
             let failedInputs = drv.inputDrvs.keys.filter { accepted[$0] == nil }.sorted()
+            if !failedInputs.isEmpty, let legacy = legacyRealisations(drv, narinfoByPath: narinfoByPath) {
+                // A legacy signature ends the closure here: nothing below this step is needed.
+                step.status = .legacy
+                accepted[path] = legacy
+                step.outputs = legacy.mapValues { $0.map { .init(path: $0.path.absolute, narHash: $0.narHash?.encoded(.nix32), signers: []) } }
+                steps[path] = step
+                continue
+            }
             if !failedInputs.isEmpty {
                 step.reason = "input step\(failedInputs.count > 1 ? "s" : "") not verified: \(failedInputs.joined(separator: ", "))"
                 step.traceCount = byDerivation[path]?.count ?? 0
@@ -102,7 +110,12 @@ public struct Verifier {
                 step.status = .fixedOutput
                 step.outputs = ["out": [.init(path: out.absolute, narHash: nil, signers: [])]]
                 step.traceCount = byDerivation[path]?.count ?? 0
-                step.signers = Array(Set((byDerivation[path] ?? []).compactMap { try? policy.countedSigner(of: evidence.traces[$0].trace).get() })).sorted()
+                step.signers = Array(Set((byDerivation[path] ?? []).compactMap { index -> String? in
+                    let signed = evidence.traces[index]
+                    guard let name = try? policy.countedSigner(of: signed.trace).get(),
+                          signed.validSigners(trusting: trustedKeys).contains(signed.trace.builderKey) else { return nil }
+                    return name
+                })).sorted()
                 steps[path] = step
                 continue
             }
@@ -204,16 +217,19 @@ public struct Verifier {
         }
         if let outputs = accepted[target] {
             let targetStep = steps[target]!
+            let targetRule: Policy.Rule
+            if case .fixedOutput = try targetDrv.kind(), let fixed = policy.fixedOutputRule { targetRule = fixed } else { targetRule = policy.rule }
             var problems: [String] = []
             for name in wanted.sorted() {
                 let options = outputs[name] ?? []
                 let agreeing = options.filter { r in
-                    r.legacy || r.narHash == nil || targetStep.status != .verified
-                        || (policy.rule.isSatisfied(by: r.signers))
+                    r.legacy || r.narHash == nil || targetStep.status != .verified || targetRule.isSatisfied(by: r.signers)
                 }
                 if agreeing.isEmpty {
-                    problems.append(options.isEmpty ? "output '\(name)' has no accepted content" :
-                        "builders disagree on output '\(name)': " + options.map { "\($0.narHash?.encoded(.nix32) ?? "?") by {\($0.signers.sorted().joined(separator: ", "))}" }.joined(separator: " vs "))
+                    let described = options.map { "\($0.narHash?.encoded(.nix32) ?? "?") by {\($0.signers.sorted().joined(separator: ", "))}" }
+                    problems.append(options.isEmpty ? "output '\(name)' has no accepted content"
+                        : options.count == 1 ? "output '\(name)' content \(described[0]) does not satisfy \(targetRule)"
+                        : "builders disagree on output '\(name)': " + described.joined(separator: " vs ") + "; none satisfies \(targetRule)")
                 }
             }
             report.verified = problems.isEmpty
@@ -243,6 +259,8 @@ public struct Verifier {
     struct ExpectedStep {
         /// The derivation the builder actually built (resolved one for resolvable steps).
         var builtPath: String
+        /// The derivation's `system`; a trace for another system is not evidence for it.
+        var system: String = ""
         /// For resolvable steps, the resolved path an unresolved entry must name.
         var resolvedPath: String?
         var outputNames: Set<String>
@@ -265,7 +283,7 @@ public struct Verifier {
         for (name, o) in drv.outputs where !o.path.isEmpty { outputPaths[name] = try StorePath(absolutePath: o.path, storeDir: storeDir) }
         var resolved: String?
         if case .floatingContentAddressed = kind { resolved = path }
-        return ExpectedStep(builtPath: path, resolvedPath: resolved, outputNames: Set(drv.outputNames), outputPaths: outputPaths, inputs: inputs)
+        return ExpectedStep(builtPath: path, system: drv.platform.string, resolvedPath: resolved, outputNames: Set(drv.outputNames), outputPaths: outputPaths, inputs: inputs)
     }
 
     /// Resolves `drv` with the input paths an unresolved entry recorded (annotated by input
@@ -321,7 +339,7 @@ public struct Verifier {
         for (name, o) in resolved.outputs where !o.path.isEmpty {
             if let sp = try? StorePath(absolutePath: o.path, storeDir: storeDir) { outputPaths[name] = sp }
         }
-        return .success(ExpectedStep(builtPath: resolvedPath.absolute, resolvedPath: resolvedPath.absolute, outputNames: Set(resolved.outputNames),
+        return .success(ExpectedStep(builtPath: resolvedPath.absolute, system: resolved.platform.string, resolvedPath: resolvedPath.absolute, outputNames: Set(resolved.outputNames),
                                      outputPaths: outputPaths, inputs: inputs))
     }
 
@@ -332,6 +350,9 @@ public struct Verifier {
         }
         if trace.derivation.absolute == expected.builtPath, let resolved = expected.resolvedPath, let claimed = trace.resolvedDerivation, claimed.absolute != resolved {
             return .failure(.init(reason: "it names resolution \(claimed.absolute), expected \(resolved)"))
+        }
+        guard trace.system == expected.system else {
+            return .failure(.init(reason: "its system \(trace.system) is not the derivation's (\(expected.system))"))
         }
         guard Set(trace.outputs.map(\.name)) == expected.outputNames else {
             return .failure(.init(reason: "its outputs {\(trace.outputs.map(\.name).sorted().joined(separator: ", "))} are not the derivation's"))
