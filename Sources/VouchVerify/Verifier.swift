@@ -1,3 +1,4 @@
+import Dispatch
 import NixFormats
 import VouchTrace
 
@@ -82,6 +83,17 @@ public struct Verifier {
         var hasher = DerivationHasher { try self.load($0) }
         var accepted: [String: [String: [Realisation]]] = [:]
         var steps: [String: StepReport] = [:]
+        // Signatures are checked in batches on all cores: walk the graph assuming unchecked
+        // signatures are valid, check the ones that counted, and walk again if any failed.
+        while true {
+        accepted = [:]
+        steps = [:]
+        var pending = Set<Int>()
+        func isValid(_ index: Int) -> Bool {
+            if let known = signatureValid[index] { return known }
+            pending.insert(index)
+            return true
+        }
 
         for (done, path) in order.enumerated() {
             progress?(done, order.count)
@@ -112,8 +124,7 @@ public struct Verifier {
                 step.traceCount = byDerivation[path]?.count ?? 0
                 step.signers = Array(Set((byDerivation[path] ?? []).compactMap { index -> String? in
                     let signed = evidence.traces[index]
-                    guard let name = try? policy.countedSigner(of: signed.trace).get(),
-                          signed.validSigners(trusting: trustedKeys).contains(signed.trace.builderKey) else { return nil }
+                    guard let name = try? policy.countedSigner(of: signed.trace).get(), isValid(index) else { return nil }
                     return name
                 })).sorted()
                 steps[path] = step
@@ -169,10 +180,7 @@ public struct Verifier {
                     realisations[o.name]?.contains { $0.path == o.path && $0.narHash == o.narHash && $0.signers.contains(signer) } ?? false
                 }
                 if alreadyCovered { continue }  // this signer already counts for exactly these outputs
-                if signatureValid[index] == nil {
-                    signatureValid[index] = signed.validSigners(trusting: trustedKeys).contains(signed.trace.builderKey)
-                }
-                guard signatureValid[index]! else { rejections.append("\(signer): signature does not verify"); continue }
+                guard isValid(index) else { rejections.append("\(signer): signature does not verify"); continue }
                 counted.insert(signer)
                 for output in signed.trace.outputs {
                     var list = realisations[output.name] ?? []
@@ -206,6 +214,9 @@ public struct Verifier {
             }
             step.outputs = realisations.mapValues { $0.map { .init(path: $0.path.absolute, narHash: $0.narHash?.encoded(.nix32), signers: $0.signers.sorted()) } }
             steps[path] = step
+        }
+        if pending.isEmpty { break }
+        for (index, valid) in Self.checkSignatures(Array(pending), of: evidence.traces, trusting: trustedKeys) { signatureValid[index] = valid }
         }
 
         // The target: each wanted output needs one content the policy accepts on its own.
@@ -243,6 +254,16 @@ public struct Verifier {
             report.reason = steps[target]!.reason
         }
         return report
+    }
+
+    /// Checks each trace's builder signature, spread over all cores.
+    static func checkSignatures(_ indices: [Int], of traces: [SignedTrace], trusting keys: [NixPublicKey]) -> [(Int, Bool)] {
+        let results = ResultSlots(count: indices.count)
+        DispatchQueue.concurrentPerform(iterations: indices.count) { i in
+            let signed = traces[indices[i]]
+            results.set(i, signed.validSigners(trusting: keys).contains(signed.trace.builderKey))
+        }
+        return indices.enumerated().map { ($0.element, results.get($0.offset)) }
     }
 
     static func describe(_ kind: Derivation.Kind) -> String {
@@ -404,4 +425,14 @@ public struct Verifier {
 public struct VerificationError: Error, Sendable, CustomStringConvertible {
     public let reason: String
     public var description: String { reason }
+}
+
+/// Fixed slots written by concurrent workers, each slot by exactly one worker and read only after
+/// `concurrentPerform` returns; that happens-before edge is why the unchecked Sendable is sound.
+final class ResultSlots: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<Bool>
+    init(count: Int) { storage = .allocate(capacity: count); storage.initialize(repeating: false) }
+    deinit { storage.deallocate() }
+    func set(_ i: Int, _ value: Bool) { storage[i] = value }
+    func get(_ i: Int) -> Bool { storage[i] }
 }

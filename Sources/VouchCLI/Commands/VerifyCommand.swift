@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import NixFormats
 import VouchTrace
 import VouchVerify
@@ -28,15 +29,12 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let policy = try Policy(toml: FileIO.readText(path: self.policy, limit: 1 << 20), source: self.policy)
         var evidence = Evidence()
-        var skipped = 0
-        for dir in traceDirs {
-            for file in try FileIO.files(under: dir) where file.hasSuffix(".json") {
-                do {
-                    evidence.traces.append(try SignedTrace(parsing: FileIO.read(path: file, limit: DSSEEnvelope.maximumSize), source: file))
-                } catch {
-                    skipped += 1
-                    Output.error("verify: warning: ignoring \(error)")
-                }
+        var files: [String] = []
+        for dir in traceDirs { files += try FileIO.files(under: dir).filter { $0.hasSuffix(".json") } }
+        for result in TraceLoader.load(files) {
+            switch result {
+            case .success(let signed): evidence.traces.append(signed)
+            case .failure(let error): Output.error("verify: warning: ignoring \(error)")
             }
         }
         for dir in narinfoDirs {
@@ -126,5 +124,25 @@ struct ReportRenderer {
             for c in contents { s += "       \(name) = \(c.path) \(c.narHash ?? "") by {\(c.signers.joined(separator: ", "))}\n" }
         }
         return s
+    }
+}
+
+/// Reads and parses trace envelopes on all cores (parsing dominates loading).
+enum TraceLoader {
+    static func load(_ files: [String]) -> [Result<SignedTrace, any Error>] {
+        var items = [Result<SignedTrace, any Error>?](repeating: nil, count: files.count)
+        items.withUnsafeMutableBufferPointer { buffer in
+            let base = UnsafeMutableBufferPointerBox(buffer)
+            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+                base.buffer[i] = Result { try SignedTrace(parsing: FileIO.read(path: files[i], limit: DSSEEnvelope.maximumSize), source: files[i]) }
+            }
+        }
+        return items.map { $0! }
+    }
+
+    /// Each slot is written by exactly one worker and read after concurrentPerform returns.
+    struct UnsafeMutableBufferPointerBox: @unchecked Sendable {
+        let buffer: UnsafeMutableBufferPointer<Result<SignedTrace, any Error>?>
+        init(_ buffer: UnsafeMutableBufferPointer<Result<SignedTrace, any Error>?>) { self.buffer = buffer }
     }
 }
