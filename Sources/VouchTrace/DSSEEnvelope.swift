@@ -87,17 +87,14 @@ public struct DSSEEnvelope: Sendable, Hashable {
 
     /// Standard or URL-safe base64, with or without padding.
     static func decodeBase64(_ text: String) -> [UInt8]? {
-        var chars = Array(text.utf8).map { c -> UInt8 in
-            switch c {
-            case UInt8(ascii: "-"): UInt8(ascii: "+")
-            case UInt8(ascii: "_"): UInt8(ascii: "/")
-            default: c
-            }
+        var chars = Array(text.utf8)
+        for i in chars.indices {
+            if chars[i] == UInt8(ascii: "-") { chars[i] = UInt8(ascii: "+") } else if chars[i] == UInt8(ascii: "_") { chars[i] = UInt8(ascii: "/") }
         }
-        if !chars.contains(UInt8(ascii: "=")) {
+        if chars.last != UInt8(ascii: "=") {
             guard chars.count % 4 != 1 else { return nil }
             while chars.count % 4 != 0 { chars.append(UInt8(ascii: "=")) }
         }
-        return Base64.decode(String(decoding: chars, as: UTF8.self))
+        return chars.withUnsafeBufferPointer { Base64.decode($0) }
     }
 }

@@ -146,15 +146,16 @@ public struct Verifier {
                 for index in byDerivation[path] ?? [] { candidates.append((index, expected)) }
             } else {
                 var resolutions: [String: ExpectedStep] = [:]
+                var cache: [[StorePath]: Result<ExpectedStep, PolicyRejection>] = [:]
                 for index in byDerivation[path] ?? [] {
-                    switch resolution(for: evidence.traces[index].trace, of: drv, accepted: accepted) {
+                    switch resolution(for: evidence.traces[index].trace, of: drv, accepted: accepted, cache: &cache) {
                     case .success(let expected):
                         resolutions[expected.builtPath] = expected
                         candidates.append((index, expected))
                     case .failure(let why): rejections.append("\(evidence.traces[index].trace.builderKey.name): \(why.reason)")
                     }
                 }
-                if let unique = try uniqueResolution(of: drv, accepted: accepted) { resolutions[unique.builtPath] = resolutions[unique.builtPath] ?? unique }
+                if let unique = try uniqueResolution(of: drv, accepted: accepted, cache: &cache) { resolutions[unique.builtPath] = resolutions[unique.builtPath] ?? unique }
                 for (builtPath, expected) in resolutions where builtPath != path {
                     for index in byDerivation[builtPath] ?? [] { candidates.append((index, expected)) }
                 }
@@ -309,7 +310,8 @@ public struct Verifier {
 
     /// Resolves `drv` with the input paths an unresolved entry recorded (annotated by input
     /// derivation output), each required to be accepted with the same NAR hash.
-    func resolution(for trace: BuildTrace, of drv: Derivation, accepted: [String: [String: [Realisation]]]) -> Result<ExpectedStep, PolicyRejection> {
+    func resolution(for trace: BuildTrace, of drv: Derivation, accepted: [String: [String: [Realisation]]],
+                    cache: inout [[StorePath]: Result<ExpectedStep, PolicyRejection>]) -> Result<ExpectedStep, PolicyRejection> {
         var mapping: [InputOutput: StorePath] = [:]
         for (input, outs) in drv.inputDrvs {
             for o in outs {
@@ -322,11 +324,17 @@ public struct Verifier {
                 mapping[InputOutput(drvPath: input, output: o)] = recorded.path
             }
         }
-        return expectation(resolving: drv, with: mapping, accepted: accepted)
+        // Builders that agree on the inputs resolve to the same derivation: resolve once.
+        let key = mapping.sorted { ($0.key.drvPath, $0.key.output) < ($1.key.drvPath, $1.key.output) }.map(\.value)
+        if let cached = cache[key] { return cached }
+        let result = expectation(resolving: drv, with: mapping, accepted: accepted)
+        cache[key] = result
+        return result
     }
 
     /// The resolution from the only accepted path of every input output, if each has exactly one.
-    func uniqueResolution(of drv: Derivation, accepted: [String: [String: [Realisation]]]) throws -> ExpectedStep? {
+    func uniqueResolution(of drv: Derivation, accepted: [String: [String: [Realisation]]],
+                          cache: inout [[StorePath]: Result<ExpectedStep, PolicyRejection>]) throws -> ExpectedStep? {
         var mapping: [InputOutput: StorePath] = [:]
         for (input, outs) in drv.inputDrvs {
             for o in outs {
@@ -335,7 +343,11 @@ public struct Verifier {
                 mapping[InputOutput(drvPath: input, output: o)] = paths.first!
             }
         }
-        return try? expectation(resolving: drv, with: mapping, accepted: accepted).get()
+        let key = mapping.sorted { ($0.key.drvPath, $0.key.output) < ($1.key.drvPath, $1.key.output) }.map(\.value)
+        if let cached = cache[key] { return try? cached.get() }
+        let result = expectation(resolving: drv, with: mapping, accepted: accepted)
+        cache[key] = result
+        return try? result.get()
     }
 
     func expectation(resolving drv: Derivation, with mapping: [InputOutput: StorePath], accepted: [String: [String: [Realisation]]]) -> Result<ExpectedStep, PolicyRejection> {

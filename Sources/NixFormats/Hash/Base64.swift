@@ -46,34 +46,45 @@ public enum Base64 {
     /// - Returns: nil for a length that is not a multiple of 4, a foreign character,
     ///   misplaced padding or non-zero trailing bits.
     public static func decode<S: StringProtocol>(_ string: S) -> [UInt8]? {
-        let chars = Array(string.utf8)
+        var utf8 = Array(string.utf8)
+        return utf8.withUnsafeMutableBufferPointer { decode(UnsafeBufferPointer($0)) }
+    }
+
+    /// Decodes padded base64 from bytes (same rules as the string form).
+    public static func decode(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 4 == 0 else { return nil }
-        var output = [UInt8]()
-        output.reserveCapacity(chars.count / 4 * 3)
-        var index = 0
-        while index < chars.count {
-            let isLast = index + 4 == chars.count
-            var values = [Int8](repeating: 0, count: 4)
-            var padding = 0
-            for offset in 0..<4 {
-                let char = chars[index + offset]
-                if char == UInt8(ascii: "=") {
-                    guard isLast, offset >= 2 else { return nil }
-                    padding += 1
-                    values[offset] = 0
-                } else {
-                    guard padding == 0 else { return nil }
-                    let value = reverse[Int(char)]
-                    guard value >= 0 else { return nil }
-                    values[offset] = value
+        if chars.isEmpty { return [] }
+        var padding = 0
+        if chars[chars.count - 1] == UInt8(ascii: "=") { padding += 1 }
+        if chars[chars.count - 2] == UInt8(ascii: "=") { padding += 1 }
+        let outCount = chars.count / 4 * 3 - padding
+        var failed = false
+        let output = [UInt8](unsafeUninitializedCapacity: outCount) { out, count in
+            var o = 0
+            var index = 0
+            while index < chars.count {
+                let last = index + 4 == chars.count
+                var word: UInt32 = 0
+                for k in 0..<4 {
+                    let c = chars[index + k]
+                    let v: Int8
+                    if c == UInt8(ascii: "=") {
+                        guard last, k >= 4 - padding else { failed = true; count = 0; return }
+                        v = 0
+                    } else {
+                        v = reverse[Int(c)]
+                        guard v >= 0, !(last && k >= 4 - padding) else { failed = true; count = 0; return }
+                    }
+                    word = word << 6 | UInt32(v)
                 }
+                let take = last ? 3 - padding : 3
+                if last && padding == 2 && word & 0xffff != 0 { failed = true; count = 0; return }
+                if last && padding == 1 && word & 0xff != 0 { failed = true; count = 0; return }
+                for t in 0..<take { out[o] = UInt8(truncatingIfNeeded: word >> (16 - 8 * UInt32(t))); o += 1 }
+                index += 4
             }
-            let word = UInt32(values[0]) << 18 | UInt32(values[1]) << 12 | UInt32(values[2]) << 6 | UInt32(values[3])
-            output.append(UInt8(word >> 16 & 0xff))
-            if padding < 2 { output.append(UInt8(word >> 8 & 0xff)) } else if word & 0xffff != 0 { return nil }
-            if padding < 1 { output.append(UInt8(word & 0xff)) } else if word & 0xff != 0 { return nil }
-            index += 4
+            count = o
         }
-        return output
+        return failed ? nil : output
     }
 }

@@ -13,6 +13,10 @@ public enum NixBase32 {
         return table
     }()
 
+    /// True for a character of the nix32 alphabet.
+    @inline(__always)
+    public static func isDigit(_ char: UInt8) -> Bool { reverse[Int(char)] >= 0 }
+
     /// Characters needed for `byteCount` bytes: `ceil(8 * byteCount / 5)`.
     public static func encodedLength(_ byteCount: Int) -> Int {
         byteCount == 0 ? 0 : (byteCount * 8 - 1) / 5 + 1

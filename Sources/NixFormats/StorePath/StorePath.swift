@@ -37,7 +37,8 @@ public struct StorePath: Sendable, Hashable, Comparable, CustomStringConvertible
             throw StorePathError(path: baseName, reason: "store path base name is too short")
         }
         let hash = String(decoding: bytes[..<Self.hashPartLength], as: UTF8.self)
-        guard NixBase32.decode(hash) != nil else {
+        // 32 nix32 characters encode exactly 20 bytes with no spare bits, so any alphabet string is valid.
+        guard bytes[..<Self.hashPartLength].allSatisfy({ NixBase32.isDigit($0) }) else {
             throw StorePathError(path: baseName, reason: "hash part '\(hash)' is not nix32")
         }
         guard bytes[Self.hashPartLength] == UInt8(ascii: "-") else {
