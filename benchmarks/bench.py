@@ -2,7 +2,7 @@
 each next to a baseline from the same run, printed as a ratio."""
 import argparse, base64, json, os, random, re, resource, shutil, statistics, subprocess, sys, tempfile, time
 
-def measure(cmd, runs, stdin=None):
+def measure(cmd, runs, stdin=None, expect=0):
     """Median wall seconds and max peak RSS (MiB) of `cmd` over `runs` runs after one warm-up."""
     def once():
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -10,15 +10,17 @@ def measure(cmd, runs, stdin=None):
         with open(stdin, "rb") if stdin else open(os.devnull, "rb") as inp:
             proc = subprocess.run(cmd, stdin=inp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wall = time.perf_counter() - start
-        if proc.returncode != 0:
+        if proc.returncode != expect:
             sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{proc.stderr.decode(errors='replace')}")
         return wall
     once()
     walls = [once() for _ in range(runs)]
     return statistics.median(walls), min(walls), max(walls)
 
-def peak_rss_mib(cmd):
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+def peak_rss_mib(cmd, expect=0):
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if out.returncode != expect:
+        sys.exit(f"benchmark command exited {out.returncode}, expected {expect}: {' '.join(cmd)}\n{out.stderr.decode(errors='replace')}")
     return int(out.stderr.decode().strip().splitlines()[-1]) / 1024
 
 def row(label, ours, base, base_label, size=None):
@@ -176,12 +178,107 @@ def trace_bench(work, args):
     rate_row("vouch JSON parse", fig["json_parse"], py_parse, "python json.loads")
     rate_row("vouch encode+parse+BuildTrace fields", fig["canonical_encode_parse"], py_both, "python dumps+loads (no checks)")
 
+def swift_package_bin(name):
+    pkg = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+    subprocess.run(["swift", "build", "-c", "release", "--package-path", pkg], stdout=subprocess.DEVNULL, check=True)
+    bindir = subprocess.run(["swift", "build", "-c", "release", "--package-path", pkg, "--show-bin-path"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    return os.path.join(bindir, name)
+
+def one_core(cmd):
+    """`cmd` pinned to one core (the floor is a single-thread figure)."""
+    return ["taskset", "-c", str(min(os.sched_getaffinity(0))), *cmd]
+
+def floor_figures(bench, gen, runs):
+    out = subprocess.run(one_core([bench, "floor", "--dir", gen, "--rounds", str(runs)]), capture_output=True, text=True, check=True).stdout
+    fig = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+) ([\d.]+)", out, re.M)}
+    fig["needed"] = int(re.search(r"needed_signatures (\d+)", out).group(1))
+    fig["all"] = int(re.search(r"all_signatures (\d+)", out).group(1))
+    return fig
+
+def verify_report(cmd, expect):
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != expect:
+        sys.exit(f"vouch verify exited {proc.returncode}, expected {expect}\n{proc.stderr.decode(errors='replace')[-2000:]}")
+    return json.loads(proc.stdout)
+
+def tamper(path):
+    """Edits one output NAR hash in the envelope's statement and keeps the signature."""
+    with open(path) as f:
+        env = json.load(f)
+    statement = base64.b64decode(env["payload"])
+    m = re.search(rb'"sha256":"([0-9a-f])', statement[statement.index(b'"subject"'):])
+    at = statement.index(b'"subject"') + m.start(1)
+    statement = statement[:at] + (b"0" if statement[at:at + 1] != b"0" else b"1") + statement[at + 1:]
+    env["payload"] = base64.b64encode(statement).decode()
+    with open(path, "w") as f:
+        json.dump(env, f, sort_keys=True, separators=(",", ":"))
+
+def verify_bench(vouch, work, args):
+    bench = swift_package_bin("VerifyBench")
+    count = 2000 if args.quick else 10000
+    cores = len(os.sched_getaffinity(0))
+    ossl = statistics.median(openssl_ed25519()[1] for _ in range(args.runs))
+    for ca in (0.0, 0.1):
+        gen = os.path.join(work, f"verify-ca{ca}")
+        root = subprocess.run([bench, "generate", "--out", gen, "--count", str(count), "--builders", "3", "--seed", "1", "--ca-fraction", str(ca)],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        with open(os.path.join(gen, "stats.json")) as f:
+            st = json.load(f)
+        policy, traces = os.path.join(gen, "policy.toml"), os.path.join(gen, "traces")
+        cmd = [vouch, "verify", root, "--policy", policy, "--traces", traces, "--json"]
+        print(f"\n== vouch verify: closure of {st['derivations']} .drv files, depth {st['depth']}, {st['fixedOutput']} FOD leaves, "
+              f"{st['multiOutput']} multi-output, {st['contentAddressed']} floating CA + {st['deferred']} deferred, fan-in {st['meanFanIn']:.1f}, "
+              f"env {st['meanEnvBytes']:.0f} B/drv; {st['traces']} traces from {st['builders']} builders; policy 2 of 3; {cores} cores ==")
+        report = verify_report(cmd, 0)
+        steps = report["steps"]
+        assert report["verified"] and len(steps) == st["derivations"], (report["verified"], report["reason"], len(steps))
+        bad = [s["derivation"] for s in steps if s["status"] not in ("verified", "fixed-output") or s["rejected"]]
+        assert not bad, f"steps not cleanly verified: {bad[:5]}"
+        counted = sum(len(s["signers"]) for s in steps)
+        fl = floor_figures(bench, gen, args.runs)
+        floor = (fl["floor_seconds"],)
+        ours = measure(cmd, args.runs)
+        single = measure(one_core(cmd), args.runs)
+        rss = peak_rss_mib(cmd)
+        n = len(steps)
+        def vs_floor(label, t, base, base_label):
+            print(f"{label:38s} {t[0]:8.3f} s (min {t[1]:.3f}, max {t[2]:.3f})   {base_label:40s} {base:8.3f} s   "
+                  f"{t[0] / base:5.2f}x the floor (goal <= 1.3x)")
+        vs_floor(f"vouch verify ({cores} cores)", ours, floor[0], f"floor: {fl['needed']} x swift-crypto verify")
+        vs_floor(f"vouch verify ({cores} cores)", ours, floor[0] / cores, f"floor / {cores} cores")
+        vs_floor("vouch verify (1 core)", single, floor[0], f"floor: {fl['needed']} x swift-crypto verify")
+        print(f"{'':38s} {'':34s}   {'floor by openssl speed':40s} {fl['needed'] / ossl:8.3f} s   ({ossl:.0f} verify/s, median of {args.runs})")
+        print(f"wall: {ours[0]:.3f} s vs goal 1 s ({ours[0]:.2f}x); per step {ours[0] / n * 1e6:.0f} µs ({cores} cores), {single[0] / n * 1e6:.0f} µs (1 core), "
+              f"floor {floor[0] / n * 1e6:.0f} µs")
+        print(f"peak RSS: vouch verify {rss:.0f} MiB vs goal 512 MiB ({rss / 512:.2f}x)")
+        print(f"signatures: the policy needs {fl['needed']}; vouch verify counted {counted} signers (each one verified signature), "
+              f"so it checked at least {counted} of the {fl['all']} on disk (checking all: {fl['all_seconds']:.3f} s on 1 core)")
+        print(f"1-core breakdown outside vouch (VerifyBench): read {fl['read_seconds']:.3f} s, parse {st['traces']} envelopes "
+              f"(SignedTrace(parsing:)) {fl['parse_seconds']:.3f} s, needed signatures {floor[0]:.3f} s")
+        # Tampering, for information: one builder's trace of a middle step keeps its signature over an edited statement.
+        victim = st.get("tamperCandidate") or ""
+        if victim:
+            base = os.path.basename(victim)
+            tamper(os.path.join(traces, "builder-0", base + ".json"))
+            one = verify_report(cmd, 0)
+            rejected = next(s["rejected"] for s in one["steps"] if s["derivation"] == victim)
+            t1 = measure(cmd, args.runs, expect=0)
+            tamper(os.path.join(traces, "builder-1", base + ".json"))
+            two = verify_report(cmd, 1)
+            failed = sum(s["status"] == "failed" for s in two["steps"])
+            t2 = measure(cmd, args.runs, expect=1)
+            print(f"tampered (1 of 3 traces of {base}): exit 0, still 2 of 3, rejected {rejected}; {t1[0]:.3f} s")
+            print(f"tampered (2 of 3 traces of that step): exit 1, {failed} failed steps, closure breaks at "
+                  f"{[os.path.basename(p) for p in two['lowestFailures']]}; {t2[0]:.3f} s")
+        shutil.rmtree(gen)
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--vouch", help="vouch binary (needed for nar and drv)")
+    ap.add_argument("--vouch", help="vouch binary (needed for nar, drv and verify)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="smaller inputs")
-    ap.add_argument("--only", choices=["nar", "drv", "trace"])
+    ap.add_argument("--only", choices=["nar", "drv", "trace", "verify"])
     args = ap.parse_args()
     if args.only != "trace" and not args.vouch:
         ap.error("--vouch is required unless --only trace")
@@ -194,6 +291,8 @@ def main():
             drv_bench(args.vouch, work, args)
         if args.only in (None, "trace"):
             trace_bench(work, args)
+        if args.only in (None, "verify"):
+            verify_bench(args.vouch, work, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -217,7 +217,12 @@ public struct Verifier {
             steps[path] = step
         }
         if pending.isEmpty { break }
-        for (index, valid) in Self.checkSignatures(Array(pending), of: evidence.traces, trusting: trustedKeys) { signatureValid[index] = valid }
+        var allValid = true
+        for (index, valid) in Self.checkSignatures(Array(pending), of: evidence.traces, trusting: trustedKeys) {
+            signatureValid[index] = valid
+            allValid = allValid && valid
+        }
+        if allValid { break }  // the optimistic walk was right: no need to walk again
         }
 
         // The target: each wanted output needs one content the policy accepts on its own.

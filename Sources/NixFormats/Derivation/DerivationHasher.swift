@@ -31,11 +31,10 @@ public struct DerivationHasher {
             let h = HashAlgorithm.sha256.digest(Array("impure".utf8))
             return ModuloHash(hashes: Dictionary(uniqueKeysWithValues: drv.outputNames.map { ($0, h) }), isDeferred: true)
         case .floatingContentAddressed, .deferred, .inputAddressed:
+            // As in Nix 2.8, only a floating CA derivation taints the hash; a derivation whose own
+            // outputs are blank is deferred only if one of its inputs is.
             var deferred: Bool
-            switch try drv.kind() {
-            case .floatingContentAddressed, .deferred: deferred = true
-            default: deferred = false
-            }
+            if case .floatingContentAddressed = try drv.kind() { deferred = true } else { deferred = false }
             var replaced: [String: Set<String>] = [:]
             for (path, wanted) in drv.inputDrvs {
                 let input = try unmasked(path)
@@ -66,7 +65,7 @@ public struct DerivationHasher {
         switch try drv.kind() {
         case .fixedOutput(let method, let hash):
             return ["out": try StorePath.fixedOutput(name: drv.name, method: method, hash: hash, storeDir: storeDir)]
-        case .inputAddressed:
+        case .inputAddressed, .deferred:
             let modulo = try hashModulo(drv, masked: true)
             if modulo.isDeferred { return Dictionary(uniqueKeysWithValues: drv.outputNames.map { ($0, nil) }) }
             var result: [String: StorePath?] = [:]
@@ -74,7 +73,7 @@ public struct DerivationHasher {
                 result[name] = try StorePath.inputAddressedOutput(derivationName: drv.name, output: name, hashModulo: modulo.hashes[name]!, storeDir: storeDir)
             }
             return result
-        case .floatingContentAddressed, .deferred, .impure:
+        case .floatingContentAddressed, .impure:
             return Dictionary(uniqueKeysWithValues: drv.outputNames.map { ($0, nil) })
         }
     }
@@ -82,8 +81,8 @@ public struct DerivationHasher {
     /// Checks that recorded output paths (and their env variables) equal the computed ones.
     public mutating func checkOutputPaths(_ drv: Derivation, storeDir: String = StorePath.defaultStoreDir) throws {
         for (name, computed) in try outputPaths(drv, storeDir: storeDir) {
-            guard let computed else { continue }
             let recorded = drv.outputs[name]!.path
+            guard let computed, !recorded.isEmpty else { continue }  // blank: to be filled in (deferred)
             guard recorded == computed.absolute else {
                 throw DerivationError(.inconsistent, source: "\(drv.name).drv", "output '\(name)' is recorded as \(recorded) but hashes to \(computed.absolute)")
             }
