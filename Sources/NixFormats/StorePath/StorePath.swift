@@ -53,20 +53,21 @@ public struct StorePath: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// Parses an absolute path directly inside `storeDir`.
     public init(absolutePath: String, storeDir: String = StorePath.defaultStoreDir) throws(StorePathError) {
-        let prefix = storeDir + "/"
-        guard absolutePath.hasPrefix(prefix) else {
+        let path = absolutePath.utf8
+        let dir = storeDir.utf8
+        guard path.count > dir.count, path.starts(with: dir), path[path.index(path.startIndex, offsetBy: dir.count)] == UInt8(ascii: "/") else {
             throw StorePathError(path: absolutePath, reason: "not in the store directory \(storeDir)")
         }
-        let rest = String(absolutePath.dropFirst(prefix.count))
-        guard !rest.contains("/") else {
+        let rest = path.dropFirst(dir.count + 1)
+        guard !rest.contains(UInt8(ascii: "/")) else {
             throw StorePathError(path: absolutePath, reason: "not directly inside \(storeDir)")
         }
-        try self.init(baseName: rest, storeDir: storeDir)
+        try self.init(baseName: String(decoding: rest, as: UTF8.self), storeDir: storeDir)
     }
 
     /// Checks Nix's name rules.
     public static func validate(name: String, in path: String) throws(StorePathError) {
-        let bytes = Array(name.utf8)
+        let bytes = name.utf8
         guard !bytes.isEmpty else { throw StorePathError(path: path, reason: "store path name is empty") }
         guard bytes.count <= maximumNameLength else {
             throw StorePathError(path: path, reason: "store path name is longer than \(maximumNameLength) bytes")
