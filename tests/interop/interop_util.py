@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import random
+import shlex
 import stat
 import subprocess
 import time
@@ -211,7 +212,6 @@ def have_cryptography() -> bool:
 # --------------------------------------------------------------------------- processes
 
 def fmt_cmd(cmd) -> str:
-    import shlex
     return " ".join(shlex.quote(os.fsdecode(c)) for c in cmd)
 
 
@@ -280,3 +280,13 @@ def assert_usage_error(r: subprocess.CompletedProcess, code: int = 2):
     lines = r.stderr.decode("utf-8", "replace").rstrip("\n").split("\n")
     assert len(lines) == 1 and lines[0].strip(), \
         "expected exactly one non-empty line on stderr:\n" + describe(r)
+
+
+def write_hook(path, log, sign_args, sign_log):
+    """A /bin/sh post-build-hook that logs DRV_PATH and OUT_PATHS to `log` and execs `sign_args`
+    (stderr to `sign_log`)."""
+    path.write_text("#!/bin/sh\n"
+                    f"printf '%s\\t%s\\n' \"$DRV_PATH\" \"$OUT_PATHS\" >> {shlex.quote(str(log))}\n"
+                    f"exec {' '.join(shlex.quote(str(a)) for a in sign_args)} 2>> {shlex.quote(str(sign_log))}\n")
+    path.chmod(0o755)
+    return path

@@ -23,12 +23,11 @@ import hashlib
 import json
 import os
 import re
-import shlex
 from pathlib import Path
 
 import pytest
 
-from interop_util import describe, read_key, rng_for, run
+from interop_util import describe, read_key, rng_for, run, write_hook
 from trace_util import (PAYLOAD_TYPE, b64, canonical, ed25519_keypair_from_nix, have, intoto_validate,
                         load_envelope, need, nix_pubkey, pae, payload_of, sign_pae, sri_to_hex,
                         sslib_rejects, sslib_verify, statement_of, with_statement, write_envelope)
@@ -90,12 +89,6 @@ in rec {{
     return text, extra, pick
 
 
-def _hook(path: Path, log: Path, sign_args: list, sign_log: Path) -> Path:
-    path.write_text("#!/bin/sh\n"
-                    f"printf '%s\\t%s\\n' \"$DRV_PATH\" \"$OUT_PATHS\" >> {shlex.quote(str(log))}\n"
-                    f"exec {' '.join(shlex.quote(str(a)) for a in sign_args)} 2>> {shlex.quote(str(sign_log))}\n")
-    path.chmod(0o755)
-    return path
 
 
 class Keys:
@@ -147,7 +140,7 @@ def _build_chain(work: Path, vouch_bin: Path, keys: Keys, store: Path | None) ->
 
     b.traces = work / "traces"
     b.hook_log, b.sign_log = work / "hook.log", work / "sign.log"
-    hook = _hook(work / "hook.sh", b.hook_log,
+    hook = write_hook(work / "hook.sh", b.hook_log,
                  [vouch_bin, "sign", "--key-file", keys.sk, "--out", b.traces, *b.store_root], b.sign_log)
 
     expr = f"builtins.mapAttrs (_: d: d.drvPath) (import {b.nixfile})"
@@ -462,7 +455,7 @@ def test_early_cutoff(vouch, tbd):
     tb = tbd
     d = tb.work / "cutoff"
     d.mkdir()
-    hook = _hook(d / "hook.sh", d / "hook.log",
+    hook = write_hook(d / "hook.sh", d / "hook.log",
                  [tb.vouch_bin, "sign", "--key-file", tb.sk, "--out", d / "traces"], d / "sign.log")
     r = run(["nix", "build", "--no-link", "--json", "-f", tb.nixfile, "caB2", "--option", "post-build-hook", hook])
     [built] = json.loads(r.stdout)
@@ -493,7 +486,7 @@ def test_rebuild_traced_again(tbd):
     tb = tbd
     d = tb.work / "rebuild"
     d.mkdir()
-    hook = _hook(d / "hook.sh", d / "hook.log",
+    hook = write_hook(d / "hook.sh", d / "hook.log",
                  [tb.vouch_bin, "sign", "--key-file", tb.sk, "--out", d / "traces"], d / "sign.log")
     run(["nix", "build", "--rebuild", "--no-link", "-f", tb.nixfile, "step3", "fod", "multi.out",
          "--option", "post-build-hook", hook])
@@ -525,7 +518,7 @@ in rec {{
 }}
 """)
     decoy = tb.outputs[tb.drv["caB"]]["out"]  # a valid path with the output's name, other content
-    hook = _hook(d / "hook.sh", d / "hook.log",
+    hook = write_hook(d / "hook.sh", d / "hook.log",
                  [tb.vouch_bin, "sign", "--key-file", tb.sk, "--out", d / "traces"], d / "sign.log")
     r = run(["nix", "build", "--no-link", "--json", "-f", d / "c.nix", "caB", "--option", "post-build-hook", hook],
             env={"OUT_PATHS": decoy})
@@ -935,7 +928,7 @@ def _build_with_hook(tb, vouch_bin, label: str, sign_args: list[str], ca: bool =
     (d / "h.nix").write_text(
         f'derivation {{ name = "hook-{label}"; system = builtins.currentSystem; builder = "/bin/sh"; '
         f'{attrs} args = [ "-c" "echo {salt} > $out" ]; }}\n')
-    hook = _hook(d / "hook.sh", d / "hook.log", [vouch_bin, "sign", "--out", out, *sign_args], d / "sign.log")
+    hook = write_hook(d / "hook.sh", d / "hook.log", [vouch_bin, "sign", "--out", out, *sign_args], d / "sign.log")
     r = run(["nix", "build", "--no-link", "--json", "-f", d / "h.nix", "--option", "post-build-hook", hook],
             check=False)
     return r, out, d

@@ -14,13 +14,12 @@ import base64
 import hashlib
 import json
 import os
-import shlex
 import shutil
 from pathlib import Path
 
 import pytest
 
-from interop_util import describe, run
+from interop_util import describe, run, write_hook
 
 
 def _nix_file(token: str) -> str:
@@ -67,10 +66,7 @@ def vb(session_tmp, vouch_bin) -> Built:
     b.hook_log, b.sign_log = b.work / "hook.log", b.work / "sign.log"
     hook = b.work / "hook.sh"
     sign = [vouch_bin, "sign", "--strict", "--key-file", b.keys["a"][0], "--out", b.traces_a]
-    hook.write_text("#!/bin/sh\n"
-                    f"printf '%s\\t%s\\n' \"$DRV_PATH\" \"$OUT_PATHS\" >> {shlex.quote(str(b.hook_log))}\n"
-                    f"exec {' '.join(shlex.quote(str(a)) for a in sign)} 2>> {shlex.quote(str(b.sign_log))}\n")
-    hook.chmod(0o755)
+    write_hook(hook, b.hook_log, sign, b.sign_log)
 
     expr = f"builtins.mapAttrs (_: d: d.drvPath) (import {b.nixfile})"
     b.drv = json.loads(run(["nix-instantiate", "--eval", "--strict", "--json", "--read-write-mode", "-E", expr]).stdout)
