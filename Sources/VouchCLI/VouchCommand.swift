@@ -64,7 +64,7 @@ public struct VouchCommand: AsyncParsableCommand {
     }
 
     private static func isDomainError(_ error: any Error) -> Bool {
-        !(error is ValidationError) && ["NixFormats.", "VouchTrace."].contains { String(reflecting: type(of: error)).hasPrefix($0) }
+        !(error is ValidationError) && ["NixFormats.", "VouchTrace.", "VouchVerify."].contains { String(reflecting: type(of: error)).hasPrefix($0) }
             || error is POSIXFailure
     }
 }
