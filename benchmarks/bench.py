@@ -278,7 +278,7 @@ def main():
     ap.add_argument("--vouch", help="vouch binary (needed for nar, drv and verify)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="smaller inputs")
-    ap.add_argument("--only", choices=["nar", "drv", "trace", "verify"])
+    ap.add_argument("--only", choices=["nar", "drv", "trace", "verify", "serve"])
     args = ap.parse_args()
     if args.only != "trace" and not args.vouch:
         ap.error("--vouch is required unless --only trace")
@@ -293,6 +293,10 @@ def main():
             trace_bench(work, args)
         if args.only in (None, "verify"):
             verify_bench(args.vouch, work, args)
+        if args.only in (None, "serve"):  # vouch serve vs nginx (benchmarks/serve_bench.py; installs wrk, nginx)
+            import serve_bench
+            serve_bench.run_bench(args.vouch, work, paths=2000 if args.quick else 10000, runs=1 if args.quick else 3,
+                                  seconds=3 if args.quick else 10, nar_mib=64 if args.quick else 256)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

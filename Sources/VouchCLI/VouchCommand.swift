@@ -10,7 +10,7 @@ public struct VouchCommand: AsyncParsableCommand {
         abstract: "Verifiable, non-transitive build provenance for Nix.",
         version: "0.1.0",
         subcommands: [NARCommand.self, DrvCommand.self, HashCommand.self, StorePathCommand.self, KeyCommand.self,
-                      NARInfoCommand.self, RealisationCommand.self, SignCommand.self, TraceCommand.self, VerifyCommand.self]
+                      NARInfoCommand.self, RealisationCommand.self, SignCommand.self, TraceCommand.self, VerifyCommand.self, ServeCommand.self]
     )
 
     public init() {}

@@ -98,14 +98,14 @@ public struct LautTrace: Sendable, Hashable {
     }
 
     /// The laut `{"signatures":[…]}` trace file: one JWS per builder.
-    public static func parseFile(_ bytes: [UInt8], source: String) throws(TraceError) -> [LautTrace] {
+    public static func parseFile(_ bytes: [UInt8], source: String, storeDir: String = StorePath.defaultStoreDir) throws(TraceError) -> [LautTrace] {
         let value: JSONValue
         do throws(JSONError) { value = try JSONValue(parsing: bytes) } catch { throw TraceError(.malformed, source: source, "\(error)") }
         guard let sigs = value["signatures"]?.array else { throw TraceError(.malformed, source: source, "'signatures' must be an array") }
         var traces = [LautTrace]()
         for (index, sig) in sigs.enumerated() {
             guard let text = sig.string else { throw TraceError(.malformed, source: source, "signatures[\(index)] must be a string") }
-            traces.append(try LautTrace(compact: text, source: "\(source) signatures[\(index)]"))
+            traces.append(try LautTrace(compact: text, source: "\(source) signatures[\(index)]", storeDir: storeDir))
         }
         return traces
     }

@@ -21,6 +21,13 @@ public struct SignedTrace: Sendable, Hashable {
 
     /// Parses an envelope and its statement (signatures are not checked here; see ``verify(trusting:)``).
     public init(parsing bytes: [UInt8], source: String) throws(TraceError) {
+        // Vouch's own envelopes are canonical: read them directly; anything else takes the general path.
+        if let envelope = CanonicalTraceReader.envelope(bytes), envelope.payloadType == DSSEEnvelope.inTotoPayloadType,
+           let trace = CanonicalTraceReader.trace(envelope.payload, source: source) {
+            self.envelope = envelope
+            self.trace = trace
+            return
+        }
         let envelope = try DSSEEnvelope(parsing: bytes, source: source)
         guard envelope.payloadType == DSSEEnvelope.inTotoPayloadType else {
             throw TraceError(.unsupported, source: source, "payloadType '\(envelope.payloadType)' is not \(DSSEEnvelope.inTotoPayloadType)")
@@ -60,6 +67,16 @@ public struct SignedTrace: Sendable, Hashable {
             }
             return ordered.contains { $0.name == hintedName } ? .invalid(keyID: signature.keyID) : .untrusted(keyID: signature.keyID)
         }
+    }
+
+    /// True when the trace's builder key is trusted and one of the envelope's signatures verifies
+    /// under it: what ``validSigners(trusting:)`` containing the builder says, trying only the one
+    /// key that can make the trace count.
+    public func isSignedByBuilder(trusting keys: [NixPublicKey]) -> Bool {
+        let builder = trace.builderKey
+        guard keys.contains(builder) else { return false }
+        let message = envelope.signedBytes
+        return envelope.signatures.contains { $0.bytes.count == 64 && builder.key.isValidSignature($0.bytes, for: message) }
     }
 
     /// Trusted keys whose valid signature counts (each key once).

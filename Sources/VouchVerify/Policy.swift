@@ -90,6 +90,22 @@ public struct Policy: Sendable {
         return .success(key.name)
     }
 
+    /// The policy name under which a laut trace signed by `key` counts for a derivation of `system`.
+    /// laut signs in the post-build hook, so it claims the build; it carries no time and no
+    /// attestation, so a key with a validity window or a required attestation does not count it.
+    public func countedLautSigner(key signer: NixPublicKey, system: String) -> Result<String, PolicyRejection> {
+        guard let key = keys.values.first(where: { $0.publicKey == signer }) else {
+            return .failure(.init(reason: "laut trace key '\(signer.name)' is not in the policy"))
+        }
+        let c = key.criteria
+        if let systems = c.systems, !systems.contains(system) { return .failure(.init(reason: "\(key.name) is not trusted for system \(system)")) }
+        if c.notBefore != nil || c.notAfter != nil {
+            return .failure(.init(reason: "\(key.name)'s laut trace has no time, and the key has a validity window"))
+        }
+        if let type = c.attestation { return .failure(.init(reason: "\(key.name)'s laut trace lacks the required \(type) attestation")) }
+        return .success(key.name)
+    }
+
     /// Trusted public keys for signature checks.
     public var publicKeys: [NixPublicKey] { keys.values.map(\.publicKey) }
 }

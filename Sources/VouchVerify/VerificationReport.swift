@@ -23,6 +23,8 @@ public struct StepReport: Sendable, Hashable {
     public var traceCount: Int
     /// Failed although all its inputs verified: where the closure breaks.
     public var isLowestFailure = false
+    /// The step's input derivations (the closure's edges), sorted.
+    public var inputs: [String] = []
 }
 
 /// The result of verifying a closure.

@@ -30,15 +30,18 @@ final class ThresholdTests: XCTestCase {
             XCTAssertTrue(r.verified, "\(pair)\n\(r.dump)")
             XCTAssertNil(r.reason)
             XCTAssertEqual(r.steps.map(\.derivation), ch.steps, "inputs first")
+            // Checking stops once the rule is met: with all three, two of them are counted.
+            let counted = pair.count == 3 ? 2 : pair.count
             for s in r.steps {
                 XCTAssertEqual(s.status, .verified, r.dump)
-                XCTAssertEqual(s.signers, pair.sorted(), r.dump)
+                XCTAssertEqual(s.signers.count, counted, r.dump)
+                XCTAssertTrue(Set(s.signers).isSubset(of: pair), r.dump)
                 XCTAssertFalse(s.isLowestFailure)
                 XCTAssertEqual(s.kind, "input-addressed")
             }
             XCTAssertEqual(r.step(ch.b).outputs.keys.sorted(), ["dev", "out"])
             XCTAssertEqual(r.step(ch.c).outputs["out"]?.count, 1, "one agreed content")
-            XCTAssertEqual(r.step(ch.c).outputs["out"]?.first?.signers, pair.sorted())
+            XCTAssertEqual(r.step(ch.c).outputs["out"]?.first?.signers, r.step(ch.c).signers)
             XCTAssertEqual(r.step(ch.c).outputs["out"]?.first?.path, ch.g[ch.c].outputs["out"]!.path)
         }
 

@@ -290,3 +290,302 @@ def write_hook(path, log, sign_args, sign_log):
                     f"exec {' '.join(shlex.quote(str(a)) for a in sign_args)} 2>> {shlex.quote(str(sign_log))}\n")
     path.chmod(0o755)
     return path
+
+
+# --------------------------------------------------------------------------- vouch serve
+# Helpers for the server suites (test_serve*.py): a `vouch serve` subprocess, plain HTTP
+# requests, Nix-format NARs and narinfos built in Python, netrc files, signed requests.
+
+import http.client
+import lzma
+import re
+import signal
+
+SERVING_LINE = re.compile(r"serving (.+) on http://([^\s:/]+|\[[^\]]+\]):(\d+)")
+
+
+class ServerProc:
+    """`vouch serve --data DATA --listen 127.0.0.1:0 EXTRA…` as a subprocess; stderr goes to
+    `DATA.log` (appended across restarts). `url` is known once the 'serving … on http://…' line
+    appeared. Always `stop()` (or `kill9()`) it."""
+
+    def __init__(self, vouch_bin, data: Path, *extra, timeout: float = 60):
+        self.vouch_bin, self.data, self.extra = Path(vouch_bin), Path(data), [os.fspath(e) for e in extra]
+        self.log = Path(f"{data}.log")
+        self.proc = None
+        self.start(timeout)
+
+    def start(self, timeout: float = 60):
+        assert self.proc is None or self.proc.poll() is not None, "server already running"
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        cmd = [os.fspath(self.vouch_bin), "serve", "--data", os.fspath(self.data), "--listen", "127.0.0.1:0", *self.extra]
+        self.cmd = cmd
+        with open(self.log, "ab") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        pattern = SERVING_LINE
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log.read_bytes()[offset:].decode("utf-8", "replace")
+            m = pattern.search(text)
+            if m:
+                self.host, self.port = m.group(2).strip("[]"), int(m.group(3))
+                self.url = f"http://{self.host}:{self.port}"
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vouch serve exited {self.proc.returncode} before listening:\n"
+                                     f"$ {fmt_cmd(cmd)}\n{text[-3000:]}")
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise AssertionError(f"vouch serve did not print 'serving … on http://…' within {timeout} s:\n"
+                                     f"$ {fmt_cmd(cmd)}\n{text[-3000:]}")
+            time.sleep(0.05)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=30)
+
+    def stop(self, grace: float = 10):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        elif self.proc is not None:
+            self.proc.wait(timeout=30)
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log.read_bytes()[-n:].decode("utf-8", "replace") if self.log.exists() else ""
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+                timeout: float = 120) -> "HTTPAnswer":
+        return http_request(self.host, self.port, method, path, body, headers, timeout=timeout)
+
+
+@dataclass
+class HTTPAnswer:
+    status: int
+    headers: dict          # lower-case names
+    body: bytes
+    method: str = ""
+    path: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def __str__(self) -> str:
+        b = self.body if len(self.body) <= 600 else self.body[:600] + b"..."
+        return f"{self.method} {self.path} -> {self.status} {self.headers.get('content-type', '')} {b!r}"
+
+
+def http_request(host: str, port: int, method: str, path: str, body: bytes | None = None,
+                 headers: dict | None = None, timeout: float = 120) -> HTTPAnswer:
+    """One request on a fresh connection; `path` is sent exactly as given (no normalisation)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=False, skip_accept_encoding=True)
+        hdrs = dict(headers or {})
+        if body is not None and not any(k.lower() == "content-length" for k in hdrs):
+            hdrs["Content-Length"] = str(len(body))
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        if body:
+            try:
+                conn.send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server may answer (e.g. 413) before reading the whole body
+        r = conn.getresponse()
+        data = r.read()
+        return HTTPAnswer(r.status, {k.lower(): v for k, v in r.getheaders()}, data, method, path)
+    finally:
+        conn.close()
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def basic(token: str, user: str = "vouch") -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()}
+
+
+def assert_refusal(ans: HTTPAnswer, status: int | tuple, *needles: str):
+    """The server's error contract: the status, a text/plain body of exactly one non-empty line,
+    containing each of `needles` (case-insensitive)."""
+    ok = ans.status in (status if isinstance(status, tuple) else (status,))
+    assert ok, f"expected {status}: {ans}"
+    text = ans.text
+    assert text.endswith("\n") and "\n" not in text[:-1] and text.strip(), f"expected one line: {ans}"
+    assert ans.headers.get("content-type", "").startswith("text/plain"), f"expected text/plain: {ans}"
+    for n in needles:
+        assert n.lower() in text.lower(), f"expected {n!r} in the message: {ans}"
+
+
+def serve_token(vouch_bin, data: Path, name: str) -> str:
+    r = run([vouch_bin, "serve", "tokens", "create", name, "--data", data])
+    token = r.stdout.decode().strip()
+    assert token and "\n" not in token, "expected one token on stdout:\n" + describe(r)
+    return token
+
+
+def serve_key_add(vouch_bin, data: Path, public_key: str):
+    run([vouch_bin, "serve", "keys", "add", public_key, "--data", data])
+
+
+def write_netrc(path: Path, token: str | None, host: str = "127.0.0.1", login: str = "vouch") -> Path:
+    path.write_text("" if token is None else f"machine {host} login {login} password {token}\n")
+    path.chmod(0o600)
+    return path
+
+
+def nix_keypair(dir_: Path, name: str) -> tuple[Path, Path, str]:
+    """(secret file, public file, public key text) made by `nix-store --generate-binary-cache-key`."""
+    sk, pk = dir_ / f"{name}.sk", dir_ / f"{name}.pk"
+    run(["nix-store", "--generate-binary-cache-key", name, sk, pk])
+    return sk, pk, pk.read_text().strip()
+
+
+def signed_request_headers(secret_key_file, method: str, target: str, body: bytes,
+                           date: int | None = None) -> dict:
+    """X-Vouch-Date / X-Vouch-Signature for a request signed by a builder key (docs/http-api.md)."""
+    name, secret = read_key(secret_key_file)
+    date = int(time.time()) if date is None else date
+    msg = f"vouch-request-v1\n{method}\n{target}\n{date}\n{hashlib.sha256(body).hexdigest()}".encode()
+    sig = base64.b64encode(ed25519_sign(secret, msg)).decode()
+    return {"X-Vouch-Date": str(date), "X-Vouch-Signature": f"{name}:{sig}"}
+
+
+def nar_of_file(contents: bytes, executable: bool = False) -> bytes:
+    """NAR of a single regular file."""
+    toks = [b"nix-archive-1", b"(", b"type", b"regular"]
+    if executable:
+        toks += [b"executable", b""]
+    toks += [b"contents", contents, b")"]
+    return nar_tokens(*toks)
+
+
+def random_store_path(rng: random.Random, name: str) -> str:
+    return f"{STORE}/{nix32(rng.randbytes(20))}-{name}"
+
+
+def hash_part(store_path: str) -> str:
+    return Path(store_path).name[:32]
+
+
+COMPRESSION_EXT = {"none": "", "xz": ".xz", "zstd": ".zst"}
+
+
+def compress(data: bytes, compression: str) -> bytes:
+    if compression == "none":
+        return data
+    if compression == "xz":
+        return lzma.compress(data, preset=0)
+    if compression == "zstd":
+        return subprocess.run(["zstd", "-q", "-c", "-1"], input=data, capture_output=True, check=True).stdout
+    raise ValueError(compression)
+
+
+def decompress(data: bytes, compression: str) -> bytes:
+    if compression == "none":
+        return data
+    if compression == "xz":
+        return lzma.decompress(data)
+    if compression == "zstd":
+        return subprocess.run(["zstd", "-q", "-d", "-c"], input=data, capture_output=True, check=True).stdout
+    raise ValueError(compression)
+
+
+def render_narinfo(store_path: str, url: str, compression: str, file_hash: str, file_size: int,
+                   nar_hash: str, nar_size: int, references=(), deriver: str | None = None,
+                   sigs=(), ca: str | None = None) -> str:
+    """narinfo text exactly as Nix 2.8 writes it (field order, sorted references and sigs)."""
+    lines = [f"StorePath: {store_path}", f"URL: {url}", f"Compression: {compression}",
+             f"FileHash: {file_hash}", f"FileSize: {file_size}", f"NarHash: {nar_hash}",
+             f"NarSize: {nar_size}", "References: " + " ".join(sorted(Path(r).name for r in references))]
+    if deriver:
+        lines.append(f"Deriver: {Path(deriver).name}")
+    lines += [f"Sig: {s}" for s in sorted(sigs)]
+    if ca:
+        lines.append(f"CA: {ca}")
+    return "".join(line + "\n" for line in lines)
+
+
+@dataclass
+class Upload:
+    """A NAR file and its narinfo, ready to PUT."""
+    store_path: str
+    nar: bytes
+    file: bytes
+    url: str              # "nar/<nix32>.nar[.xz|.zst]"
+    narinfo: str
+    compression: str
+
+    @property
+    def narinfo_path(self) -> str:
+        return f"/{hash_part(self.store_path)}.narinfo"
+
+
+def make_upload(rng: random.Random, name: str = "blob", size: int = 200, compression: str = "none",
+                references=(), sign_with: Path | None = None, nar: bytes | None = None,
+                store_path: str | None = None) -> Upload:
+    """A random single-file NAR (or `nar`) under a random (or given) store path, with its narinfo,
+    optionally signed (fingerprint per NIX-FORMATS.md §4.3) with a Nix secret key file."""
+    nar = nar if nar is not None else nar_of_file(rng.randbytes(size), executable=rng.random() < 0.3)
+    sp = store_path or random_store_path(rng, name)
+    f = compress(nar, compression)
+    fh = "sha256:" + nix32(hashlib.sha256(f).digest())
+    url = f"nar/{fh[7:]}.nar{COMPRESSION_EXT[compression]}"
+    nh = "sha256:" + nix32(hashlib.sha256(nar).digest())
+    sigs = []
+    if sign_with is not None:
+        fp = "1;{};{};{};{}".format(sp, nh, len(nar), ",".join(sorted(references)))
+        kname, secret = read_key(sign_with)
+        sigs.append(f"{kname}:{base64.b64encode(ed25519_sign(secret, fp.encode())).decode()}")
+    text = render_narinfo(sp, url, compression, fh, len(f), nh, len(nar), references, sigs=sigs)
+    return Upload(sp, nar, f, url, text, compression)
+
+
+def put_upload(server: "ServerProc", up: Upload, headers: dict) -> tuple[HTTPAnswer, HTTPAnswer | None]:
+    """PUT the NAR, then (if that was 2xx) the narinfo."""
+    a = server.request("PUT", "/" + up.url, up.file, {**headers, "Content-Type": "application/x-nix-nar"})
+    if not 200 <= a.status < 300:
+        return a, None
+    b = server.request("PUT", up.narinfo_path, up.narinfo.encode(), {**headers, "Content-Type": "text/x-nix-narinfo"})
+    return a, b
+
+
+def blob_files(data: Path) -> list[str]:
+    """Every file under DATA/blobs except the upload temp directory, relative to blobs/."""
+    root = Path(data) / "blobs"
+    out = []
+    for dirpath, _dirs, files in os.walk(root):
+        rel = Path(dirpath).relative_to(root)
+        if rel.parts[:1] == ("tmp",):
+            continue
+        out += [str(rel / f) for f in files]
+    return sorted(out)
+
+
+def nix_hash_to_nix32(h: str) -> str:
+    """'sha256:<any encoding>' or SRI -> 'sha256:<nix32>'."""
+    algo, digest = parse_hash(h)
+    return f"{algo}:{nix32(digest)}"
+
+
+def write_multi_hook(path: Path, log: Path, commands: list, sign_log: Path) -> Path:
+    """A /bin/sh post-build-hook that logs DRV_PATH/OUT_PATHS to `log` and runs each command of
+    `commands` in turn (stderr to `sign_log`), failing on the first that fails."""
+    body = ["#!/bin/sh", "set -e",
+            f"printf '%s\\t%s\\n' \"$DRV_PATH\" \"$OUT_PATHS\" >> {shlex.quote(str(log))}"]
+    for cmd in commands:
+        body.append(f"{' '.join(shlex.quote(str(a)) for a in cmd)} 2>> {shlex.quote(str(sign_log))}")
+    path.write_text("\n".join(body) + "\n")
+    path.chmod(0o755)
+    return path

@@ -7,7 +7,7 @@ import VouchVerify
 import Glibc
 #endif
 
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Verify every build step of a derivation's closure against a trust policy.",
@@ -20,13 +20,14 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: "What to verify.") var target: String
     @Option(help: "Trust policy file (TOML).") var policy: String
     @Option(name: .customLong("traces"), help: "Directory of trace envelopes (*.json, searched recursively; repeatable).") var traceDirs: [String] = []
+    @Option(name: .customLong("cache"), help: "Vouch server or laut-style cache to fetch traces from, and narinfos for legacy signers (repeatable).") var caches: [String] = []
     @Option(name: .customLong("narinfos"), help: "Directory of .narinfo files (legacy evidence; repeatable).") var narinfoDirs: [String] = []
     @Option(name: .customLong("output"), help: "Only these outputs of the target (repeatable).") var outputs: [String] = []
     @Flag(help: "Print the JSON report instead of the tree.") var json = false
     @Flag(help: "Print every step, however large the closure.") var full = false
     @OptionGroup var store: StoreOptions
 
-    func run() throws {
+    func run() async throws {
         let policy = try Policy(toml: FileIO.readText(path: self.policy, limit: 1 << 20), source: self.policy)
         var evidence = Evidence()
         var files: [String] = []
@@ -41,6 +42,12 @@ struct VerifyCommand: ParsableCommand {
             for file in try FileIO.files(under: dir) where file.hasSuffix(".narinfo") {
                 evidence.narinfos.append(try NARInfo(parsing: FileIO.readText(path: file, limit: NARInfo.maximumSize), source: file, storeDir: store.storeDir))
             }
+        }
+
+        let clients = try caches.map { try CacheClient(base: $0, storeDir: store.storeDir) }
+        if !clients.isEmpty && !target.hasSuffix(".json") && !target.hasSuffix(".drv") {
+            let out = try StorePath(absolutePath: target, storeDir: store.storeDir)
+            for client in clients { try await evidence.add(client.traces(derivations: [], outputs: [out.absolute])) }
         }
 
         let box = Box(DerivationFiles(storeDir: store.storeDir))
@@ -65,6 +72,15 @@ struct VerifyCommand: ParsableCommand {
             targetPath = found
         }
         let loaded = graph
+        if !clients.isEmpty {
+            let closure = try Self.closure(of: targetPath) { path in
+                if let drv = loaded[path] { return drv }
+                return try box.value.load(storePath: path)
+            }
+            for client in clients {
+                try await evidence.fetch(from: client, closure: closure, legacy: !policy.legacyKeys.isEmpty, storeDir: store.storeDir)
+            }
+        }
         let verifier = Verifier(policy: policy, storeDir: store.storeDir) { path in
             if let drv = loaded[path] { return drv }
             return try box.value.load(storePath: path)
@@ -80,69 +96,58 @@ struct VerifyCommand: ParsableCommand {
         }
         guard report.verified else { throw ExitCode(ExitCodes.verificationFailed) }
     }
-}
 
-/// The human-readable report: every step of the closure, inputs first.
-struct ReportRenderer {
-    let report: VerificationReport
-    let full: Bool
-
-    var text: String {
-        // Steps are listed inputs first; for large closures only the failing ones are shown.
-        var out = ""
-        let failing = report.steps.filter { $0.status == .failed }
-        let verifiedCount = report.steps.count - failing.count
-        let lines = (full || report.steps.count <= 200) ? report.steps : failing
-        for step in lines { out += line(step) }
-        if lines.count < report.steps.count { out += "  … \(report.steps.count - lines.count) verified steps not shown (--full shows them)\n" }
-        out += "\n\(report.steps.count) steps: \(verifiedCount) accepted, \(failing.count) failed\n"
-        if !report.lowestFailures.isEmpty {
-            out += "the closure breaks at:\n"
-            for step in report.lowestFailures { out += "  \(step.derivation): \(step.reason ?? "failed")\n" }
+    /// Every derivation reachable from `root` through input derivations.
+    static func closure(of root: String, load: (String) throws -> Derivation) throws -> [String: Derivation] {
+        var seen: [String: Derivation] = [:]
+        var stack = [root]
+        while let path = stack.popLast() {
+            guard seen[path] == nil else { continue }
+            let drv = try load(path)
+            seen[path] = drv
+            stack.append(contentsOf: drv.inputDrvs.keys.filter { seen[$0] == nil })
         }
-        out += report.verified ? "VERIFIED \(report.target)\n" : "NOT VERIFIED \(report.target): \(report.reason ?? "see above")\n"
-        return out
-    }
-
-    func line(_ step: StepReport) -> String {
-        let mark: String
-        switch step.status {
-        case .verified: mark = "ok  "
-        case .legacy: mark = "ok* "
-        case .fixedOutput: mark = "fod "
-        case .failed: mark = "FAIL"
-        }
-        var s = "\(mark) \(step.derivation) [\(step.kind)]"
-        switch step.status {
-        case .verified: s += " signed by \(step.signers.joined(separator: ", "))"
-        case .legacy: s += " legacy signature only"
-        case .fixedOutput: s += step.signers.isEmpty ? " declared hash" : " declared hash; traces by \(step.signers.joined(separator: ", "))"
-        case .failed: s += ": \(step.reason ?? "failed")"
-        }
-        s += "\n"
-        for (name, contents) in step.outputs.sorted(by: { $0.key < $1.key }) where contents.count > 1 || step.status == .failed {
-            for c in contents { s += "       \(name) = \(c.path) \(c.narHash ?? "") by {\(c.signers.joined(separator: ", "))}\n" }
-        }
-        return s
+        return seen
     }
 }
 
-/// Reads and parses trace envelopes on all cores (parsing dominates loading).
-enum TraceLoader {
-    static func load(_ files: [String]) -> [Result<SignedTrace, any Error>] {
-        var items = [Result<SignedTrace, any Error>?](repeating: nil, count: files.count)
-        items.withUnsafeMutableBufferPointer { buffer in
-            let base = UnsafeMutableBufferPointerBox(buffer)
-            DispatchQueue.concurrentPerform(iterations: files.count) { i in
-                base.buffer[i] = Result { try SignedTrace(parsing: FileIO.read(path: files[i], limit: DSSEEnvelope.maximumSize), source: files[i]) }
+extension Evidence {
+    mutating func add(_ fetched: [CacheClient.FetchedTrace]) {
+        for item in fetched {
+            switch item {
+            case .dsse(let signed): traces.append(signed)
+            case .laut: break
             }
         }
-        return items.map { $0! }
     }
 
-    /// Each slot is written by exactly one worker and read after concurrentPerform returns.
-    struct UnsafeMutableBufferPointerBox: @unchecked Sendable {
-        let buffer: UnsafeMutableBufferPointer<Result<SignedTrace, any Error>?>
-        init(_ buffer: UnsafeMutableBufferPointer<Result<SignedTrace, any Error>?>) { self.buffer = buffer }
+    /// Fetches the traces of every derivation in `closure` and, for legacy policies, the narinfos of
+    /// their known output paths.
+    mutating func fetch(from client: CacheClient, closure: [String: Derivation], legacy: Bool, storeDir: String) async throws {
+        add(try await client.traces(derivations: closure.keys.sorted()))
+        guard legacy else { return }
+        var outputs = Set(closure.values.flatMap { $0.outputs.values.map(\.path) }.filter { !$0.isEmpty })
+        for signed in traces { for output in signed.trace.outputs { outputs.insert(output.path.absolute) } }
+        let hashParts = try outputs.sorted().map { try StorePath(absolutePath: $0, storeDir: storeDir).hashPart }
+        let found = try await withThrowingTaskGroup(of: NARInfo?.self) { group in
+            var results: [NARInfo] = []
+            var next = 0
+            let width = 16
+            while next < min(width, hashParts.count) {
+                let part = hashParts[next]
+                group.addTask { try await client.narInfo(hashPart: part) }
+                next += 1
+            }
+            while let result = try await group.next() {
+                if let result { results.append(result) }
+                if next < hashParts.count {
+                    let part = hashParts[next]
+                    group.addTask { try await client.narInfo(hashPart: part) }
+                    next += 1
+                }
+            }
+            return results
+        }
+        narinfos += found
     }
 }

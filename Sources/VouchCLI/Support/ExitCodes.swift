@@ -13,7 +13,8 @@ struct VerificationFailed: Error {
 }
 
 /// A usage or input problem detected by the CLI itself (exit 2).
-struct CLIError: Error {
+struct CLIError: Error, CustomStringConvertible {
     let message: String
+    var description: String { message }
     init(_ message: String) { self.message = message }
 }

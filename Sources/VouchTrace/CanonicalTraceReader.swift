@@ -1,0 +1,319 @@
+import NixFormats
+
+/// A fast reader for envelopes and statements in exactly the canonical form Vouch writes
+/// (members in byte order, no whitespace, standard padded base64, ASCII strings without escapes).
+///
+/// It accepts a subset of what the strict general path (``JSONValue`` + ``BuildTrace/init(statement:source:)``)
+/// accepts and yields the same values; on anything else it returns nil and the caller falls back
+/// to the general path, which then also produces the error. So input is exactly as strict as before.
+struct CanonicalTraceReader {
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var index = 0
+
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// The envelope's payload type, payload and signatures, if `envelope` is canonical.
+    static func envelope(_ envelope: [UInt8]) -> DSSEEnvelope? {
+        envelope.withUnsafeBufferPointer { buffer -> DSSEEnvelope? in
+            var r = CanonicalTraceReader(buffer)
+            guard r.literal("{\"payload\":"), let payloadRange = r.base64String(), r.literal(",\"payloadType\":"),
+                  let typeRange = r.plainString(), r.literal(",\"signatures\":[") else { return nil }
+            guard let payload = Self.base64(UnsafeBufferPointer(rebasing: buffer[payloadRange])) else { return nil }
+            var signatures: [DSSEEnvelope.Signature] = []
+            if !r.literal("]") {
+                while true {
+                    guard r.literal("{\"keyid\":"), let keyRange = r.plainString(), r.literal(",\"sig\":"), let sigRange = r.base64String(),
+                          r.literal("}"), let sig = Self.base64(UnsafeBufferPointer(rebasing: buffer[sigRange])) else { return nil }
+                    signatures.append(DSSEEnvelope.Signature(keyID: r.text(keyRange), bytes: sig))
+                    if r.literal(",") { continue }
+                    guard r.literal("]") else { return nil }
+                    break
+                }
+            }
+            guard r.literal("}"), r.index == buffer.count, buffer.count <= DSSEEnvelope.maximumSize else { return nil }
+            return DSSEEnvelope(payloadType: r.text(typeRange), payload: payload, signatures: signatures)
+        }
+    }
+
+    /// The trace in a canonical statement, or nil (then the general path decides).
+    static func trace(_ statement: [UInt8], source: String) -> BuildTrace? {
+        guard statement.count <= JSONValue.maximumSize else { return nil }
+        return statement.withUnsafeBufferPointer { buffer -> BuildTrace? in
+            var r = CanonicalTraceReader(buffer)
+            return r.statement()
+        }
+    }
+
+    // MARK: - Statement
+
+    private typealias Span = Range<Int>
+
+    private mutating func statement() -> BuildTrace? {
+        guard literal(Self.statementHead) else { return nil }
+        // externalParameters
+        guard literal("\"externalParameters\":{\"derivation\":"), let derivationText = plainString(),
+              literal(",\"outputs\":["), let declared = stringList() else { return nil }
+        var resolvedText: Span?
+        if literal(",\"resolvedDerivation\":") {
+            guard let span = plainString() else { return nil }
+            resolvedText = span
+        }
+        guard literal("},\"internalParameters\":{\"builtBySigner\":") else { return nil }
+        let built: Bool
+        if literal("true") { built = true } else if literal("false") { built = false } else { return nil }
+        guard literal(",\"storeDir\":"), let storeDirSpan = plainString(), literal(",\"system\":"), let systemSpan = plainString(),
+              literal("},\"resolvedDependencies\":[") else { return nil }
+        let storeDir = text(storeDirSpan)
+        // The general path reads paths only after storeDir; any path error sends us there.
+        // As StorePath(absolutePath:): `<storeDir>/<base name>` with no further `/`.
+        let dirBytes = UnsafeBufferPointer(rebasing: bytes[storeDirSpan])
+        func path(_ span: Span) -> StorePath? {
+            let start = span.lowerBound + dirBytes.count
+            guard span.count > dirBytes.count + 1, UnsafeBufferPointer(rebasing: bytes[span.lowerBound..<start]).elementsEqual(dirBytes),
+                  bytes[start] == UInt8(ascii: "/") else { return nil }
+            let base = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<span.upperBound])
+            guard !base.contains(UInt8(ascii: "/")) else { return nil }
+            return try? StorePath(baseName: String(decoding: base, as: UTF8.self), storeDir: storeDir)
+        }
+        var inputs: [BuildTrace.Input] = []
+        var previousName: Span?
+        if !literal("]") {
+            while true {
+                guard literal("{") else { return nil }
+                var drv: StorePath?
+                var output: String?
+                if literal("\"annotations\":{") {
+                    guard literal("\"derivation\":"), let d = plainString(), literal(",\"output\":"), let o = plainString(), literal("},"),
+                          let dp = path(d), dp.isDerivation else { return nil }
+                    drv = dp
+                    output = text(o)
+                }
+                guard literal("\"digest\":{\"sha256\":"), let hash = sha256(), literal("},\"name\":"), let n = plainString(), literal("}"),
+                      previousName.map({ less($0, n) }) ?? true, let p = path(n) else { return nil }
+                previousName = n
+                inputs.append(BuildTrace.Input(path: p, narHash: hash, derivation: drv, output: output))
+                if literal(",") { continue }
+                guard literal("]") else { return nil }
+                break
+            }
+        }
+        // runDetails
+        guard literal("},\"runDetails\":{\"builder\":{\"id\":"), let idSpan = plainString(), literal(",\"version\":{"),
+              let implSpan = plainString(), literal(":"), let versionSpan = plainString(), literal("}}") else { return nil }
+        var attestations: [BuildTrace.Attestation] = []
+        if literal(",\"byproducts\":[") {
+            while true {
+                guard literal("{\"content\":"), let c = base64String(), literal(",\"mediaType\":"), let t = plainString(),
+                      literal(",\"name\":\"attestation\"}"), let evidence = Self.base64(UnsafeBufferPointer(rebasing: bytes[c])) else { return nil }
+                attestations.append(BuildTrace.Attestation(type: text(t), evidence: evidence))
+                if literal(",") { continue }
+                guard literal("]") else { return nil }
+                break
+            }
+        }
+        guard literal(",\"metadata\":{") else { return nil }
+        var finished: Span?
+        var started: Span?
+        if literal("\"finishedOn\":") {
+            guard let f = plainString(), literal(",") else { return nil }
+            finished = f
+        }
+        guard literal("\"invocationId\":"), let invocation = plainString() else { return nil }
+        if literal(",\"startedOn\":") {
+            guard let s = plainString() else { return nil }
+            started = s
+        }
+        guard literal(Self.predicateTypeMember) else { return nil }
+        var outputs: [BuildTrace.Output] = []
+        while true {
+            guard literal("{\"annotations\":{\"narSize\":"), let size = positiveInteger(), literal(",\"output\":"), let nameSpan = plainString(),
+                  literal("},\"digest\":{\"sha256\":"), let hash = sha256(), literal("},\"name\":"), let n = plainString(), literal("}"),
+                  let p = path(n) else { return nil }
+            let name = text(nameSpan)
+            guard !name.isEmpty, name.utf8.allSatisfy({ StorePathNameCharacters.contains($0) }) else { return nil }
+            outputs.append(BuildTrace.Output(name: name, path: p, narHash: hash, narSize: size))
+            if literal(",") { continue }
+            guard literal("]") else { return nil }
+            break
+        }
+        guard literal("}"), index == bytes.count else { return nil }
+
+        // Field rules of the general path.
+        guard let derivation = path(derivationText), derivation.isDerivation else { return nil }
+        var resolved: StorePath?
+        if let resolvedText {
+            guard let r = path(resolvedText), r.isDerivation else { return nil }
+            resolved = r
+        }
+        // Canonical subjects are in output-name order; declared names must be exactly those.
+        guard declared.count == outputs.count, zip(declared, outputs).allSatisfy({ $0.0 == $0.1.name }),
+              zip(outputs, outputs.dropFirst()).allSatisfy({ bytewiseLess($0.0.name, $0.1.name) }) else { return nil }
+        // Inputs are in strictly increasing path order (checked above), so none repeats.
+        let id = text(idSpan)
+        guard id.hasPrefix(BuildTrace.builderIDPrefix),
+              let key = try? NixPublicKey(parsing: String(id.dropFirst(BuildTrace.builderIDPrefix.count)), source: "") else { return nil }
+        let startedOn = started.map(text)
+        let finishedOn = finished.map(text)
+        if let startedOn, !BuildTrace.isTimestamp(startedOn) { return nil }
+        if let finishedOn, !BuildTrace.isTimestamp(finishedOn) { return nil }
+        return BuildTrace(derivation: derivation, resolvedDerivation: resolved, system: text(systemSpan), outputs: outputs, inputs: inputs,
+                          builderKey: key, implementation: text(implSpan), implementationVersion: text(versionSpan),
+                          startedOn: startedOn, finishedOn: finishedOn, invocationID: text(invocation), builtBySigner: built,
+                          attestations: attestations)
+    }
+
+    // MARK: - Tokens
+
+    /// Consumes `expected` if the input continues with it.
+    private mutating func literal(_ expected: StaticString) -> Bool {
+        let count = expected.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        let base = expected.utf8Start
+        for k in 0..<count where bytes[index + k] != base[k] { return false }
+        index += count
+        return true
+    }
+
+    private mutating func literal(_ expected: [UInt8]) -> Bool {
+        guard index + expected.count <= bytes.count else { return false }
+        for k in 0..<expected.count where bytes[index + k] != expected[k] { return false }
+        index += expected.count
+        return true
+    }
+
+    private static let statementHead = Array(
+        "{\"_type\":\"\(BuildTrace.statementType)\",\"predicate\":{\"buildDefinition\":{\"buildType\":\"\(BuildTrace.buildType)\",".utf8)
+    private static let predicateTypeMember = Array("}}},\"predicateType\":\"\(BuildTrace.predicateType)\",\"subject\":[".utf8)
+
+    /// A string holding base64: only its closing quote is looked for here, since the base64
+    /// decoder refuses every byte outside its alphabet (so escapes and controls never pass).
+    private mutating func base64String() -> Span? {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        var end = index + 1
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
+        guard end < bytes.count else { return nil }
+        let span = (index + 1)..<end
+        index = end + 1
+        return span
+    }
+
+    /// A string of printable ASCII without escapes; returns the span of its contents.
+    private mutating func plainString() -> Span? {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        var end = index + 1
+        while end < bytes.count {
+            let b = bytes[end]
+            if b == UInt8(ascii: "\"") {
+                let span = (index + 1)..<end
+                index = end + 1
+                return span
+            }
+            guard b >= 0x20, b < 0x80, b != UInt8(ascii: "\\") else { return nil }
+            end += 1
+        }
+        return nil
+    }
+
+    private mutating func stringList() -> [String]? {
+        var items: [String] = []
+        if literal("]") { return items }
+        while true {
+            guard let s = plainString() else { return nil }
+            items.append(text(s))
+            if literal(",") { continue }
+            return literal("]") ? items : nil
+        }
+    }
+
+    /// `"<64 lowercase hex>"` as a SHA-256 hash.
+    private mutating func sha256() -> NixHash? {
+        guard let span = plainString(), span.count == 64 else { return nil }
+        var digest = [UInt8](repeating: 0, count: 32)
+        for k in 0..<32 {
+            guard let hi = Self.hexValue(bytes[span.lowerBound + 2 * k]), let lo = Self.hexValue(bytes[span.lowerBound + 2 * k + 1]) else { return nil }
+            digest[k] = hi << 4 | lo
+        }
+        return try? NixHash(algorithm: .sha256, bytes: digest)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+
+    /// A canonical positive integer that fits in Int64.
+    private mutating func positiveInteger() -> UInt64? {
+        let start = index
+        var value: UInt64 = 0
+        while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+            guard index - start < 18 else { return nil }
+            value = value * 10 + UInt64(bytes[index] - 0x30)
+            index += 1
+        }
+        guard index > start, bytes[start] != 0x30 else { return nil }
+        return value
+    }
+
+    /// Bytewise order of two spans of the input.
+    private func less(_ a: Span, _ b: Span) -> Bool {
+        UnsafeBufferPointer(rebasing: bytes[a]).lexicographicallyPrecedes(UnsafeBufferPointer(rebasing: bytes[b]))
+    }
+
+    /// Padded standard base64 with the rules of ``Base64/decode(_:)-(UnsafeBufferPointer<UInt8>)`` (length a
+    /// multiple of 4, padding only at the end, unused bits zero), decoded with a local table.
+    static func base64(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard chars.count % 4 == 0 else { return nil }
+        if chars.isEmpty { return [] }
+        var padding = 0
+        if chars[chars.count - 1] == UInt8(ascii: "=") { padding += 1 }
+        if chars[chars.count - 2] == UInt8(ascii: "=") { padding += 1 }
+        let table = base64Table
+        let outCount = chars.count / 4 * 3 - padding
+        var failed = false
+        let output = table.withUnsafeBufferPointer { t in
+            [UInt8](unsafeUninitializedCapacity: outCount) { out, count in
+                count = 0
+                let full = padding == 0 ? chars.count : chars.count - 4
+                var i = 0
+                var o = 0
+                while i < full {
+                    let a = t[Int(chars[i])], b = t[Int(chars[i + 1])], c = t[Int(chars[i + 2])], d = t[Int(chars[i + 3])]
+                    guard (a | b | c | d) & 0x80 == 0 else { failed = true; return }
+                    let word = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    out[o] = UInt8(truncatingIfNeeded: word >> 16)
+                    out[o + 1] = UInt8(truncatingIfNeeded: word >> 8)
+                    out[o + 2] = UInt8(truncatingIfNeeded: word)
+                    i += 4
+                    o += 3
+                }
+                if padding > 0 {
+                    let a = t[Int(chars[i])], b = t[Int(chars[i + 1])]
+                    let c = padding == 1 ? t[Int(chars[i + 2])] : 0
+                    guard (a | b | c) & 0x80 == 0 else { failed = true; return }
+                    let word = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+                    out[o] = UInt8(truncatingIfNeeded: word >> 16)
+                    if padding == 1 {
+                        guard word & 0xff == 0 else { failed = true; return }
+                        out[o + 1] = UInt8(truncatingIfNeeded: word >> 8)
+                    } else {
+                        guard word & 0xffff == 0 else { failed = true; return }
+                    }
+                }
+                count = outCount
+            }
+        }
+        return failed ? nil : output
+    }
+
+    /// Base64 alphabet value per byte; 0xff for everything else (including `=`).
+    private static let base64Table: [UInt8] = {
+        var table = [UInt8](repeating: 0xff, count: 256)
+        for (value, char) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { table[Int(char)] = UInt8(value) }
+        return table
+    }()
+
+    private func text(_ span: Span) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[span]), as: UTF8.self) }
+}
