@@ -9,8 +9,12 @@ import NixFormats
 struct CanonicalTraceReader {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
+    private let cache: TraceValueCache?
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>, cache: TraceValueCache? = nil) {
+        self.bytes = bytes
+        self.cache = cache
+    }
 
     /// The envelope's payload type, payload and signatures, if `envelope` is canonical.
     static func envelope(_ envelope: [UInt8]) -> DSSEEnvelope? {
@@ -36,10 +40,10 @@ struct CanonicalTraceReader {
     }
 
     /// The trace in a canonical statement, or nil (then the general path decides).
-    static func trace(_ statement: [UInt8], source: String) -> BuildTrace? {
+    static func trace(_ statement: [UInt8], source: String, cache: TraceValueCache? = nil) -> BuildTrace? {
         guard statement.count <= JSONValue.maximumSize else { return nil }
         return statement.withUnsafeBufferPointer { buffer -> BuildTrace? in
-            var r = CanonicalTraceReader(buffer)
+            var r = CanonicalTraceReader(buffer, cache: cache)
             return r.statement()
         }
     }
@@ -72,6 +76,15 @@ struct CanonicalTraceReader {
             guard span.count > dirBytes.count + 1, UnsafeBufferPointer(rebasing: bytes[span.lowerBound..<start]).elementsEqual(dirBytes),
                   bytes[start] == UInt8(ascii: "/") else { return nil }
             let base = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<span.upperBound])
+            // With the store directory checked, the absolute path bytes determine the value.
+            guard let cache else { return parseBase(base) }
+            let key = Array(UnsafeBufferPointer(rebasing: bytes[span]))
+            if let known = cache.paths[key] { return known }
+            let parsed = parseBase(base)
+            if let parsed { cache.paths[key] = parsed }
+            return parsed
+        }
+        func parseBase(_ base: UnsafeBufferPointer<UInt8>) -> StorePath? {
             guard !base.contains(UInt8(ascii: "/")) else { return nil }
             return try? StorePath(baseName: String(decoding: base, as: UTF8.self), storeDir: storeDir)
         }
@@ -228,6 +241,15 @@ struct CanonicalTraceReader {
     /// `"<64 lowercase hex>"` as a SHA-256 hash.
     private mutating func sha256() -> NixHash? {
         guard let span = plainString(), span.count == 64 else { return nil }
+        guard let cache else { return sha256(span) }
+        let key = Array(UnsafeBufferPointer(rebasing: bytes[span]))
+        if let known = cache.hashes[key] { return known }
+        let parsed = sha256(span)
+        if let parsed { cache.hashes[key] = parsed }
+        return parsed
+    }
+
+    private func sha256(_ span: Span) -> NixHash? {
         var digest = [UInt8](repeating: 0, count: 32)
         for k in 0..<32 {
             guard let hi = Self.hexValue(bytes[span.lowerBound + 2 * k]), let lo = Self.hexValue(bytes[span.lowerBound + 2 * k + 1]) else { return nil }
@@ -316,4 +338,12 @@ struct CanonicalTraceReader {
     }()
 
     private func text(_ span: Span) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[span]), as: UTF8.self) }
+}
+
+/// Store paths and hashes already read by one reader, so the many traces that name the same
+/// input share one copy (less memory, less parsing). Not thread-safe: one per worker.
+public final class TraceValueCache {
+    var paths: [[UInt8]: StorePath] = [:]
+    var hashes: [[UInt8]: NixHash] = [:]
+    public init() {}
 }

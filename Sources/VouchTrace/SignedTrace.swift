@@ -21,9 +21,15 @@ public struct SignedTrace: Sendable, Hashable {
 
     /// Parses an envelope and its statement (signatures are not checked here; see ``verify(trusting:)``).
     public init(parsing bytes: [UInt8], source: String) throws(TraceError) {
+        try self.init(parsing: bytes, source: source, cache: nil)
+    }
+
+    /// Parses an envelope and its statement, sharing paths and hashes with earlier traces read
+    /// through the same `cache` (one cache per thread).
+    public init(parsing bytes: [UInt8], source: String, cache: TraceValueCache?) throws(TraceError) {
         // Vouch's own envelopes are canonical: read them directly; anything else takes the general path.
         if let envelope = CanonicalTraceReader.envelope(bytes), envelope.payloadType == DSSEEnvelope.inTotoPayloadType,
-           let trace = CanonicalTraceReader.trace(envelope.payload, source: source) {
+           let trace = CanonicalTraceReader.trace(envelope.payload, source: source, cache: cache) {
             self.envelope = envelope
             self.trace = trace
             return

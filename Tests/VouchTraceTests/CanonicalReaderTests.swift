@@ -22,9 +22,12 @@ final class CanonicalReaderTests: XCTestCase {
         }
     }
 
+    /// Shared by every parse in a test, as the loader shares one per worker.
+    nonisolated(unsafe) static let cache = TraceValueCache()
+
     static func assertSame(_ bytes: [UInt8], _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
         let fast: Result<SignedTrace, TraceError>
-        do throws(TraceError) { fast = .success(try SignedTrace(parsing: bytes, source: "t")) } catch { fast = .failure(error) }
+        do throws(TraceError) { fast = .success(try SignedTrace(parsing: bytes, source: "t", cache: cache)) } catch { fast = .failure(error) }
         switch (fast, general(bytes)) {
         case (.success(let a), .success(let (envelope, trace))):
             XCTAssertEqual(a.envelope, envelope, message(), file: file, line: line)
@@ -100,5 +103,16 @@ final class CanonicalReaderTests: XCTestCase {
                 Self.assertSame(edited, "envelope byte \(position) -> \(r)")
             }
         }
+    }
+
+    /// A cached path is reused only within its own store directory.
+    func testCacheDoesNotCarryAPathAcrossStoreDirectories() throws {
+        let trace = Fixture.trace(builder: key.publicKey, outputs: 1, inputs: 2)
+        Self.assertSame(try SignedTrace(signing: trace, with: key).envelope.json)
+        let other = String(decoding: trace.statementBytes, as: UTF8.self)
+            .replacingOccurrences(of: "\"storeDir\":\"/nix/store\"", with: "\"storeDir\":\"/gnu/store\"")
+        let envelope = DSSEEnvelope(payloadType: DSSEEnvelope.inTotoPayloadType, payload: Array(other.utf8))
+        XCTAssertThrowsError(try SignedTrace(parsing: envelope.json, source: "t", cache: Self.cache))
+        Self.assertSame(envelope.json)
     }
 }

@@ -589,3 +589,24 @@ def write_multi_hook(path: Path, log: Path, commands: list, sign_log: Path) -> P
     path.write_text("\n".join(body) + "\n")
     path.chmod(0o755)
     return path
+
+
+def chain_nix_file(token: str, prefix: str) -> str:
+    """A Nix file with an FOD, an input-addressed chain, a CA chain and an IA step on CA; names start with `prefix`."""
+    fod_hash = hashlib.sha256(f"{token}\n".encode()).hexdigest()
+    return f"""
+let
+  mk = a: derivation ({{ system = builtins.currentSystem; builder = "/bin/sh"; }} // a);
+  ca = a: mk ({{ __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256"; }} // a);
+  src = builtins.toFile "{prefix}src-{token}.txt" "source {token}\\n";
+in rec {{
+  fod = mk {{ name = "{prefix}fod-{token}"; args = [ "-c" "echo {token} > $out" ];
+             outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "sha256:{fod_hash}"; }};
+  iaA = mk {{ name = "{prefix}ia-a"; salt = "{token}"; args = [ "-c" "read s < ${{src}}; echo \\"a $s\\" > $out" ]; }};
+  iaB = mk {{ name = "{prefix}ia-b"; salt = "{token}";
+             args = [ "-c" "read a < ${{iaA}}; read f < ${{fod}}; echo \\"$a + $f\\" > $out" ]; }};
+  caA = ca {{ name = "{prefix}ca-a"; args = [ "-c" "echo \\"ca a {token}\\" > $out" ]; }};
+  caB = ca {{ name = "{prefix}ca-b"; args = [ "-c" "read x < ${{caA}}; echo \\"b [$x] from ${{caA}}\\" > $out" ]; }};
+  deferred = mk {{ name = "{prefix}ia-on-ca"; args = [ "-c" "read x < ${{caB}}; echo \\"$x {token}\\" > $out" ]; }};
+}}
+"""

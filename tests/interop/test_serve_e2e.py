@@ -25,28 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from interop_util import ServerProc, describe, run, serve_key_add, serve_token, write_multi_hook
+from interop_util import ServerProc, chain_nix_file, describe, run, serve_key_add, serve_token, write_multi_hook
 from trace_util import PAYLOAD_TYPE, b64, canonical, ed25519_keypair_from_nix, load_envelope, sign_pae, statement_of
-
-
-def _nix_file(token: str) -> str:
-    fod_hash = hashlib.sha256(f"{token}\n".encode()).hexdigest()
-    return f"""
-let
-  mk = a: derivation ({{ system = builtins.currentSystem; builder = "/bin/sh"; }} // a);
-  ca = a: mk ({{ __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256"; }} // a);
-  src = builtins.toFile "esrc-{token}.txt" "source {token}\\n";
-in rec {{
-  fod = mk {{ name = "efod-{token}"; args = [ "-c" "echo {token} > $out" ];
-             outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "sha256:{fod_hash}"; }};
-  iaA = mk {{ name = "eia-a"; salt = "{token}"; args = [ "-c" "read s < ${{src}}; echo \\"a $s\\" > $out" ]; }};
-  iaB = mk {{ name = "eia-b"; salt = "{token}";
-             args = [ "-c" "read a < ${{iaA}}; read f < ${{fod}}; echo \\"$a + $f\\" > $out" ]; }};
-  caA = ca {{ name = "eca-a"; args = [ "-c" "echo \\"ca a {token}\\" > $out" ]; }};
-  caB = ca {{ name = "eca-b"; args = [ "-c" "read x < ${{caA}}; echo \\"b [$x] from ${{caA}}\\" > $out" ]; }};
-  deferred = mk {{ name = "eia-on-ca"; args = [ "-c" "read x < ${{caB}}; echo \\"$x {token}\\" > $out" ]; }};
-}}
-"""
 
 
 TARGETS = {"ia": ("iaB", ["fod", "iaA", "iaB"]), "ca": ("deferred", ["caA", "caB", "deferred"])}
@@ -85,7 +65,7 @@ def e2e(session_tmp, vouch_bin):
              "--token-file", token_file],
         ], b.sign_log)
         b.nixfile = b.work / "e.nix"
-        b.nixfile.write_text(_nix_file(b.token_text))
+        b.nixfile.write_text(chain_nix_file(b.token_text, "e"))
         expr = f"builtins.mapAttrs (_: d: d.drvPath) (import {b.nixfile})"
         b.drv = json.loads(run(["nix-instantiate", "--eval", "--strict", "--json", "--read-write-mode", "-E", expr]).stdout)
         r = run(["nix", "build", "--no-link", "--json", "-f", b.nixfile, "iaB", "deferred", "--option", "post-build-hook", hook],

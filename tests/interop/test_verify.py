@@ -11,7 +11,6 @@ lowest failure), and refuse A's traces alone naming the rule."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -19,27 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from interop_util import describe, run, write_hook
-
-
-def _nix_file(token: str) -> str:
-    fod_hash = hashlib.sha256(f"{token}\n".encode()).hexdigest()
-    return f"""
-let
-  mk = a: derivation ({{ system = builtins.currentSystem; builder = "/bin/sh"; }} // a);
-  ca = a: mk ({{ __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256"; }} // a);
-  src = builtins.toFile "vsrc-{token}.txt" "source {token}\\n";
-in rec {{
-  fod = mk {{ name = "vfod-{token}"; args = [ "-c" "echo {token} > $out" ];
-             outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "sha256:{fod_hash}"; }};
-  iaA = mk {{ name = "via-a"; salt = "{token}"; args = [ "-c" "read s < ${{src}}; echo \\"a $s\\" > $out" ]; }};
-  iaB = mk {{ name = "via-b"; salt = "{token}";
-             args = [ "-c" "read a < ${{iaA}}; read f < ${{fod}}; echo \\"$a + $f\\" > $out" ]; }};
-  caA = ca {{ name = "vca-a"; args = [ "-c" "echo \\"ca a {token}\\" > $out" ]; }};
-  caB = ca {{ name = "vca-b"; args = [ "-c" "read x < ${{caA}}; echo \\"b [$x] from ${{caA}}\\" > $out" ]; }};
-  deferred = mk {{ name = "via-on-ca"; args = [ "-c" "read x < ${{caB}}; echo \\"$x {token}\\" > $out" ]; }};
-}}
-"""
+from interop_util import chain_nix_file, describe, run, write_hook
 
 
 class Built:
@@ -60,7 +39,7 @@ def vb(session_tmp, vouch_bin) -> Built:
         run([vouch_bin, "key", "generate", f"verify-{who}-{salt}", "--secret-key-file", sk, "--public-key-file", pk])
         b.keys[who] = (sk, pk.read_text().strip())
     b.nixfile = b.work / "v.nix"
-    b.nixfile.write_text(_nix_file(b.token))
+    b.nixfile.write_text(chain_nix_file(b.token, "v"))
 
     b.traces_a, b.traces_b = b.work / "traces-a", b.work / "traces-b"
     b.hook_log, b.sign_log = b.work / "hook.log", b.work / "sign.log"

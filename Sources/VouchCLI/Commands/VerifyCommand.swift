@@ -47,7 +47,7 @@ struct VerifyCommand: AsyncParsableCommand {
         let clients = try caches.map { try CacheClient(base: $0, storeDir: store.storeDir) }
         if !clients.isEmpty && !target.hasSuffix(".json") && !target.hasSuffix(".drv") {
             let out = try StorePath(absolutePath: target, storeDir: store.storeDir)
-            for client in clients { try await evidence.add(client.traces(derivations: [], outputs: [out.absolute])) }
+            for client in clients { try await evidence.add(client.traces(derivations: [], outputs: [out.absolute]) ?? []) }
         }
 
         let box = Box(DerivationFiles(storeDir: store.storeDir))
@@ -116,38 +116,47 @@ extension Evidence {
         for item in fetched {
             switch item {
             case .dsse(let signed): traces.append(signed)
-            case .laut: break
+            case .laut(let laut): lautTraces.append(laut)
             }
         }
     }
 
     /// Fetches the traces of every derivation in `closure` and, for legacy policies, the narinfos of
-    /// their known output paths.
+    /// their known output paths. A laut-style cache is asked for `/traces/<hash part>` of each
+    /// derivation in the closure.
     mutating func fetch(from client: CacheClient, closure: [String: Derivation], legacy: Bool, storeDir: String) async throws {
-        add(try await client.traces(derivations: closure.keys.sorted()))
+        if let fetched = try await client.traces(derivations: closure.keys.sorted()) {
+            add(fetched)
+        } else {
+            let hashParts = try closure.keys.sorted().map { try StorePath(absolutePath: $0, storeDir: storeDir).hashPart }
+            lautTraces += try await Self.concurrently(hashParts) { try await client.lautTraces(builtDerivationHashPart: $0) }.flatMap { $0 }
+        }
         guard legacy else { return }
         var outputs = Set(closure.values.flatMap { $0.outputs.values.map(\.path) }.filter { !$0.isEmpty })
         for signed in traces { for output in signed.trace.outputs { outputs.insert(output.path.absolute) } }
         let hashParts = try outputs.sorted().map { try StorePath(absolutePath: $0, storeDir: storeDir).hashPart }
-        let found = try await withThrowingTaskGroup(of: NARInfo?.self) { group in
-            var results: [NARInfo] = []
+        narinfos += try await Self.concurrently(hashParts) { try await client.narInfo(hashPart: $0) }.compactMap { $0 }
+    }
+
+    /// `work` over `items`, at most 16 requests in flight.
+    static func concurrently<T: Sendable>(_ items: [String], _ work: @escaping @Sendable (String) async throws -> T) async throws -> [T] {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            var results: [T] = []
             var next = 0
-            let width = 16
-            while next < min(width, hashParts.count) {
-                let part = hashParts[next]
-                group.addTask { try await client.narInfo(hashPart: part) }
+            while next < min(16, items.count) {
+                let item = items[next]
+                group.addTask { try await work(item) }
                 next += 1
             }
             while let result = try await group.next() {
-                if let result { results.append(result) }
-                if next < hashParts.count {
-                    let part = hashParts[next]
-                    group.addTask { try await client.narInfo(hashPart: part) }
+                results.append(result)
+                if next < items.count {
+                    let item = items[next]
+                    group.addTask { try await work(item) }
                     next += 1
                 }
             }
             return results
         }
-        narinfos += found
     }
 }

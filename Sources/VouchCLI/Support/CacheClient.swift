@@ -51,8 +51,8 @@ struct CacheClient: Sendable {
     }
 
     /// Every stored trace naming one of `derivations` (unresolved or resolved) or `outputs`.
-    /// Queries in batches; a server without the Vouch trace API yields an empty answer.
-    func traces(derivations: [String], outputs: [String] = []) async throws -> [FetchedTrace] {
+    /// Queries in batches; nil when the server has no Vouch trace API (e.g. a laut-style cache).
+    func traces(derivations: [String], outputs: [String] = []) async throws -> [FetchedTrace]? {
         var result: [FetchedTrace] = []
         var seen = Set<String>()
         let batch = 5_000
@@ -67,7 +67,7 @@ struct CacheClient: Sendable {
                 "outputs": .array(outs.map { .string($0) }),
             ]).canonicalBytes
             let response = try await send(method: .POST, path: "/api/v1/traces/query", body: body, contentType: "application/json")
-            if response.status == .notFound { return [] }
+            if response.status == .notFound || response.status == .methodNotAllowed { return nil }
             guard response.status == .ok else { throw CLIError("\(base): trace query failed: \(response.status.code) \(response.text)") }
             for item in try parseTraceList(response.body, source: "\(base)/api/v1/traces/query") {
                 if seen.insert(item.id).inserted { result.append(item.trace) }

@@ -42,12 +42,15 @@ enum TraceLoader {
 
     static func parse(_ files: [String], storeDir: String) -> [Result<Item, any Error>] {
         var items = [Result<Item, any Error>?](repeating: nil, count: files.count)
-        let chunk = 32
+        // A few interleaved shares per worker, each with its own cache of paths and hashes (traces
+        // share most of their inputs); interleaving keeps the shares even.
+        let shares = min(files.count, 8)
         items.withUnsafeMutableBufferPointer { buffer in
             let base = Slots(buffer)
-            DispatchQueue.concurrentPerform(iterations: (files.count + chunk - 1) / chunk) { c in
-                for i in (c * chunk)..<min(files.count, (c + 1) * chunk) {
-                    base.buffer[i] = Result { try item(path: files[i], storeDir: storeDir) }
+            DispatchQueue.concurrentPerform(iterations: shares) { share in
+                let cache = TraceValueCache()
+                for i in stride(from: share, to: files.count, by: shares) {
+                    base.buffer[i] = Result { try item(path: files[i], storeDir: storeDir, cache: cache) }
                 }
             }
         }
@@ -55,10 +58,10 @@ enum TraceLoader {
     }
 
     /// Parses one file: as an envelope first (the common case), else as a laut trace file.
-    static func item(path: String, storeDir: String) throws -> Item {
+    static func item(path: String, storeDir: String, cache: TraceValueCache? = nil) throws -> Item {
         let bytes = try FileIO.read(path: path, limit: max(DSSEEnvelope.maximumSize, LautTrace.maximumSize))
         do {
-            return .envelope(try SignedTrace(parsing: bytes, source: path))
+            return .envelope(try SignedTrace(parsing: bytes, source: path, cache: cache))
         } catch {
             guard let value = try? JSONValue(parsing: bytes), value["signatures"]?.array != nil, value["payload"] == nil else { throw error }
             return .laut(try LautTrace.parseFile(bytes, source: path, storeDir: storeDir))

@@ -54,7 +54,7 @@ struct TraceRoutes<Context: RequestContext>: Sendable {
         return .ok(TraceJSON.traces(traces), contentType: "application/json")
     }
 
-    /// `{"derivations":[…],"outputs":[…]}` → every matching trace once, in the order first found.
+    /// `{"derivations":[…],"outputs":[…]}` → every matching trace once, in upload order.
     func bulkQuery(_ request: Request) async throws -> Response {
         let body = try await RequestBodyReader.collect(request, limit: BodyLimits.traceQuery, what: "trace query")
         if state.privateReads { _ = try await state.authenticator.authorize(request, body: body) }
@@ -78,12 +78,7 @@ struct TraceRoutes<Context: RequestContext>: Sendable {
         guard queries.count <= BodyLimits.maximumQueryPaths else {
             throw ServerError(.contentTooLarge, "trace query names \(queries.count) paths; at most \(BodyLimits.maximumQueryPaths) are allowed")
         }
-        var seen = Set<String>()
-        var found = [StoredTrace]()
-        for query in queries {
-            let traces = try await state.store { storage throws(StoreError) in try await storage.traces(matching: query) }
-            for trace in traces where seen.insert(trace.id).inserted { found.append(trace) }
-        }
+        let found = try await state.store { storage throws(StoreError) in try await storage.traces(matchingAny: queries) }
         return .ok(TraceJSON.traces(found), contentType: "application/json")
     }
 
