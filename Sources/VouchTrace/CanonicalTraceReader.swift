@@ -78,10 +78,12 @@ struct CanonicalTraceReader {
             let base = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<span.upperBound])
             // With the store directory checked, the absolute path bytes determine the value.
             guard let cache else { return parseBase(base) }
-            let key = Array(UnsafeBufferPointer(rebasing: bytes[span]))
-            if let known = cache.paths[key] { return known }
+            var hasher = Hasher()
+            hasher.combine(bytes: UnsafeRawBufferPointer(base))
+            let key = hasher.finalize()
+            for known in cache.paths[key] ?? [] where known.storeDir == storeDir && Self.isBaseName(base, of: known) { return known }
             let parsed = parseBase(base)
-            if let parsed { cache.paths[key] = parsed }
+            if let parsed { cache.paths[key, default: []].append(parsed) }
             return parsed
         }
         func parseBase(_ base: UnsafeBufferPointer<UInt8>) -> StorePath? {
@@ -242,11 +244,39 @@ struct CanonicalTraceReader {
     private mutating func sha256() -> NixHash? {
         guard let span = plainString(), span.count == 64 else { return nil }
         guard let cache else { return sha256(span) }
-        let key = Array(UnsafeBufferPointer(rebasing: bytes[span]))
-        if let known = cache.hashes[key] { return known }
+        let hex = UnsafeBufferPointer(rebasing: bytes[span])
+        var hasher = Hasher()
+        hasher.combine(bytes: UnsafeRawBufferPointer(hex))
+        let key = hasher.finalize()
+        for known in cache.hashes[key] ?? [] where Self.isHex(hex, of: known.bytes) { return known }
         let parsed = sha256(span)
-        if let parsed { cache.hashes[key] = parsed }
+        if let parsed { cache.hashes[key, default: []].append(parsed) }
         return parsed
+    }
+
+    /// True when `base` is `<hash part>-<name>` of `path`.
+    static func isBaseName(_ base: UnsafeBufferPointer<UInt8>, of path: StorePath) -> Bool {
+        var i = 0
+        for c in path.hashPart.utf8 {
+            guard i < base.count, base[i] == c else { return false }
+            i += 1
+        }
+        guard i < base.count, base[i] == UInt8(ascii: "-") else { return false }
+        i += 1
+        for c in path.name.utf8 {
+            guard i < base.count, base[i] == c else { return false }
+            i += 1
+        }
+        return i == base.count
+    }
+
+    /// True when `hex` is the lowercase hex of `digest`.
+    static func isHex(_ hex: UnsafeBufferPointer<UInt8>, of digest: [UInt8]) -> Bool {
+        guard hex.count == digest.count * 2 else { return false }
+        let digits: StaticString = "0123456789abcdef"
+        let d = digits.utf8Start
+        for (k, byte) in digest.enumerated() where hex[2 * k] != d[Int(byte >> 4)] || hex[2 * k + 1] != d[Int(byte & 0xf)] { return false }
+        return true
     }
 
     private func sha256(_ span: Span) -> NixHash? {
@@ -343,7 +373,8 @@ struct CanonicalTraceReader {
 /// Store paths and hashes already read by one reader, so the many traces that name the same
 /// input share one copy (less memory, less parsing). Not thread-safe: one per worker.
 public final class TraceValueCache {
-    var paths: [[UInt8]: StorePath] = [:]
-    var hashes: [[UInt8]: NixHash] = [:]
+    /// By hash of the base name / of the hex digits; collisions are compared in full.
+    var paths: [Int: [StorePath]] = [:]
+    var hashes: [Int: [NixHash]] = [:]
     public init() {}
 }

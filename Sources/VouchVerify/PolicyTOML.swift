@@ -129,8 +129,14 @@ public enum PolicyTOML {
             return String(decoding: bytes[start..<index], as: UTF8.self)
         }
 
-        mutating func value() throws(ParseError) -> JSONValue {
+        /// Arrays and inline tables deeper than this are refused (hostile input must not exhaust the stack).
+        static let maximumDepth = 32
+
+        mutating func value(depth: Int = 0) throws(ParseError) -> JSONValue {
             guard let c = peek else { throw fail("expected a value") }
+            if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
+                guard depth < Self.maximumDepth else { throw fail("arrays and inline tables nest deeper than \(Self.maximumDepth) levels") }
+            }
             switch c {
             case UInt8(ascii: "\""):
                 if bytes[index...].starts(with: Array("\"\"\"".utf8)) { throw fail("multi-line strings are not supported") }
@@ -142,7 +148,7 @@ public enum PolicyTOML {
                 while true {
                     skipBlank()
                     if peek == UInt8(ascii: "]") { index += 1; return .array(items) }
-                    items.append(try value())
+                    items.append(try value(depth: depth + 1))
                     skipBlank()
                     if peek == UInt8(ascii: ",") { index += 1; continue }
                     guard peek == UInt8(ascii: "]") else { throw fail("expected ',' or ']' in array") }
@@ -159,7 +165,7 @@ public enum PolicyTOML {
                     guard peek == UInt8(ascii: "=") else { throw fail("expected '=' in inline table") }
                     index += 1
                     skipSpaces()
-                    try Self.insert(try value(), at: key, into: &members, mergeTables: false, line: line)
+                    try Self.insert(try value(depth: depth + 1), at: key, into: &members, mergeTables: false, line: line)
                     skipSpaces()
                     if peek == UInt8(ascii: ",") { index += 1; continue }
                     guard peek == UInt8(ascii: "}") else { throw fail("expected ',' or '}' in inline table") }

@@ -54,12 +54,32 @@ public struct Realisation: Sendable, Hashable {
 
     private func json(withSignatures: Bool) -> String {
         var s = "{\"dependentRealisations\":{"
-        s += dependentRealisations.keys.sorted().map { "\"\($0)\":\"\(dependentRealisations[$0]!.baseName)\"" }.joined(separator: ",")
-        s += "},\"id\":\"\(id)\",\"outPath\":\"\(outPath.baseName)\""
+        s += dependentRealisations.keys.sorted().map { "\(Self.quoted("\($0)")):\(Self.quoted(dependentRealisations[$0]!.baseName))" }.joined(separator: ",")
+        s += "},\"id\":\(Self.quoted("\(id)")),\"outPath\":\(Self.quoted(outPath.baseName))"
         if withSignatures {
-            s += ",\"signatures\":[" + Set(signatures).sorted().map { "\"\($0)\"" }.joined(separator: ",") + "]"
+            s += ",\"signatures\":[" + Set(signatures).sorted().map { Self.quoted("\($0)") }.joined(separator: ",") + "]"
         }
         return s + "}"
+    }
+
+    /// A JSON string as Nix's nlohmann `dump()` writes it: `"` `\\` and control characters escaped
+    /// (`\b \f \n \r \t`, others `\u00xx`). Signature key names are free text, so they need it.
+    private static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{00}" ..< "\u{20}": out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     /// The `.doi` file contents (no trailing newline).
