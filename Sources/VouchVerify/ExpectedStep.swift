@@ -48,9 +48,15 @@ extension Verifier {
     func resolution(for trace: BuildTrace, of drv: Derivation, accepted: Accepted,
                     cache: inout [[StorePath]: Result<ExpectedStep, PolicyRejection>]) -> Result<ExpectedStep, PolicyRejection> {
         var mapping: [InputOutput: StorePath] = [:]
+        var byOrigin: [InputOutput: BuildTrace.Input] = [:]
+        for input in trace.inputs {
+            guard let derivation = input.derivation, let output = input.output else { continue }
+            let key = InputOutput(drvPath: derivation.absolute, output: output)
+            if byOrigin[key] == nil { byOrigin[key] = input }  // the first, as before
+        }
         for (input, outs) in drv.inputDrvs {
             for o in outs {
-                guard let recorded = trace.inputs.first(where: { $0.output == o && $0.derivation?.absolute == input }) else {
+                guard let recorded = byOrigin[InputOutput(drvPath: input, output: o)] else {
                     return .failure(.init(reason: "its resolution record does not say which path it used for \(input)!\(o)"))
                 }
                 guard (accepted[input]?[o] ?? []).contains(where: { $0.path == recorded.path && ($0.narHash == nil || $0.narHash == recorded.narHash) }) else {

@@ -19,7 +19,7 @@ struct VerifyCommand: AsyncParsableCommand {
 
     @Argument(help: "What to verify.") var target: String
     @Option(help: "Trust policy file (TOML).") var policy: String
-    @Option(name: .customLong("traces"), help: "Directory of trace envelopes (*.json, searched recursively; repeatable).") var traceDirs: [String] = []
+    @Option(name: .customLong("traces"), help: "Directory of trace files: DSSE envelopes or laut {\"signatures\":[…]} files (searched recursively; repeatable).") var traceDirs: [String] = []
     @Option(name: .customLong("cache"), help: "Vouch server or laut-style cache to fetch traces from, and narinfos for legacy signers (repeatable).") var caches: [String] = []
     @Option(name: .customLong("narinfos"), help: "Directory of .narinfo files (legacy evidence; repeatable).") var narinfoDirs: [String] = []
     @Option(name: .customLong("output"), help: "Only these outputs of the target (repeatable).") var outputs: [String] = []
@@ -31,13 +31,11 @@ struct VerifyCommand: AsyncParsableCommand {
         let policy = try Policy(toml: FileIO.readText(path: self.policy, limit: 1 << 20), source: self.policy)
         var evidence = Evidence()
         var files: [String] = []
-        for dir in traceDirs { files += try FileIO.files(under: dir).filter { $0.hasSuffix(".json") } }
-        for result in TraceLoader.load(files) {
-            switch result {
-            case .success(let signed): evidence.traces.append(signed)
-            case .failure(let error): Output.error("verify: warning: ignoring \(error)")
-            }
-        }
+        for dir in traceDirs { files += try FileIO.files(under: dir) }
+        let fromFiles = TraceLoader.load(traceFiles: files, storeDir: store.storeDir)
+        evidence.traces = fromFiles.traces
+        evidence.lautTraces = fromFiles.lautTraces
+        for error in fromFiles.failures { Output.error("verify: warning: ignoring \(error)") }
         for dir in narinfoDirs {
             for file in try FileIO.files(under: dir) where file.hasSuffix(".narinfo") {
                 evidence.narinfos.append(try NARInfo(parsing: FileIO.readText(path: file, limit: NARInfo.maximumSize), source: file, storeDir: store.storeDir))

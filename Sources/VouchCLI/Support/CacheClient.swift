@@ -84,13 +84,20 @@ struct CacheClient: Sendable {
         let response = try await send(method: .GET, path: "/traces/\(hashPart)")
         if response.status == .notFound { return [] }
         guard response.status == .ok else { throw CLIError("\(source): \(response.status.code) \(response.text)") }
+        return try Self.parseLautFile(response.body, source: source, storeDir: storeDir)
+    }
+
+    /// A laut trace file: `{"signatures":["<JWS>",…]}`.
+    static func parseLautFile(_ body: [UInt8], source: String, storeDir: String) throws -> [LautTrace] {
         let json: JSONValue
-        do throws(JSONError) { json = try JSONValue(parsing: response.body) } catch { throw CLIError("\(source): \(error)") }
+        do throws(JSONError) { json = try JSONValue(parsing: body) } catch { throw CLIError("\(source): \(error)") }
         guard let list = json["signatures"]?.array else { throw CLIError("\(source): expected {\"signatures\":[…]}") }
-        return try list.map { item in
+        var traces: [LautTrace] = []
+        for item in list {
             guard let compact = item.string else { throw CLIError("\(source): signatures must be JWS strings") }
-            return try LautTrace(compact: compact, source: source, storeDir: storeDir)
+            traces.append(try LautTrace(compact: compact, source: source, storeDir: storeDir))
         }
+        return traces
     }
 
     /// `GET /<hash part>.narinfo`; nil when the cache does not have it.

@@ -30,16 +30,6 @@ enum TraceLoader {
         return loaded
     }
 
-    /// DSSE envelopes only (laut files come back as failures); see ``load(traceFiles:storeDir:)``.
-    static func load(_ files: [String]) -> [Result<SignedTrace, any Error>] {
-        parse(files, storeDir: StorePath.defaultStoreDir).map { result in
-            result.flatMap { item in
-                if case .envelope(let signed) = item { return .success(signed) }
-                return .failure(CLIError("a laut trace file, not a DSSE envelope"))
-            }
-        }
-    }
-
     static func parse(_ files: [String], storeDir: String) -> [Result<Item, any Error>] {
         var items = [Result<Item, any Error>?](repeating: nil, count: files.count)
         // A few interleaved shares per worker, each with its own cache of paths and hashes (traces
