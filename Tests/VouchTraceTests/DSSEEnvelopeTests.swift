@@ -49,19 +49,23 @@ final class DSSEEnvelopeTests: XCTestCase {
     func testAcceptsStandardAndURLSafeBase64WithAndWithoutPadding() throws {
         let key = Fixture.key("builder-a")
         let trace = Fixture.trace(builder: key.publicKey, outputs: 1, inputs: 2)
-        // Find a payload whose base64 needs padding and uses both '+' and '/' (so every spelling differs).
+        // Find a payload whose base64 needs padding and uses both '+' and '/', and whose signature's
+        // base64 uses both too (so every spelling differs; the key is random, so the signature is).
         // ('/' and '+' need a byte ending in 0x3f / 0x3e at the third position of a 3-byte group: '?' and '>'.)
         var statement = trace
-        for salt in 0..<100 {
+        for salt in 0..<1000 {
             statement.invocationID = "???>>>\(String(repeating: "x", count: salt))"
             let text = Base64.encode(statement.statementBytes)
-            if text.hasSuffix("="), text.contains("+"), text.contains("/") { break }
+            guard text.hasSuffix("="), text.contains("+"), text.contains("/") else { continue }
+            let sig = Base64.encode(try SignedTrace(signing: statement, with: key).envelope.signatures[0].bytes)
+            if sig.contains("+"), sig.contains("/") { break }
         }
         let text = Base64.encode(statement.statementBytes)
         XCTAssertTrue(text.hasSuffix("=") && text.contains("+") && text.contains("/"))
         let signed = try SignedTrace(signing: statement, with: key)
         let sigBytes = signed.envelope.signatures[0].bytes
         XCTAssertTrue(Base64.encode(sigBytes).hasSuffix("=="), "a 64-byte signature always needs padding")
+        XCTAssertTrue(Base64.encode(sigBytes).contains("+") && Base64.encode(sigBytes).contains("/"))
         var seen = Set<String>()
         for payload in spellings(signed.envelope.payload) {
             for sig in spellings(sigBytes) {
