@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import NixFormats
+import VouchServer
 import VouchTrace
 #if canImport(Glibc)
 import Glibc
@@ -55,16 +56,12 @@ struct CacheClient: Sendable {
     func traces(derivations: [String], outputs: [String] = []) async throws -> [FetchedTrace]? {
         var result: [FetchedTrace] = []
         var seen = Set<String>()
-        let batch = 5_000
-        var start = 0
-        let total = derivations.count + outputs.count
-        while start < max(total, 1) {
-            let end = min(start + batch, total)
-            let drvs = derivations[min(start, derivations.count)..<min(end, derivations.count)]
-            let outs = outputs[max(0, min(start - derivations.count, outputs.count))..<max(0, min(end - derivations.count, outputs.count))]
+        let items = derivations.map { (field: "derivations", path: $0) } + outputs.map { (field: "outputs", path: $0) }
+        for start in stride(from: 0, to: items.count, by: 5_000) {
+            let batch = items[start..<min(start + 5_000, items.count)]
             let body = JSONValue.object([
-                "derivations": .array(drvs.map { .string($0) }),
-                "outputs": .array(outs.map { .string($0) }),
+                "derivations": .array(batch.filter { $0.field == "derivations" }.map { .string($0.path) }),
+                "outputs": .array(batch.filter { $0.field == "outputs" }.map { .string($0.path) }),
             ]).canonicalBytes
             let response = try await send(method: .POST, path: "/api/v1/traces/query", body: body, contentType: "application/json")
             if response.status == .notFound || response.status == .methodNotAllowed { return nil }
@@ -72,8 +69,6 @@ struct CacheClient: Sendable {
             for item in try parseTraceList(response.body, source: "\(base)/api/v1/traces/query") {
                 if seen.insert(item.id).inserted { result.append(item.trace) }
             }
-            start = end
-            if total == 0 { break }
         }
         return result
     }
@@ -152,10 +147,10 @@ struct CacheClient: Sendable {
         case .builderKey(let key):
             let date = String(time(nil))
             let target = Self.requestTarget(of: base + path)
-            let digest = HashAlgorithm.sha256.digest(bytes).base16
-            let message = "vouch-request-v1\n\(method.rawValue)\n\(target)\n\(date)\n\(digest)"
-            request.headers.add(name: "X-Vouch-Date", value: date)
-            request.headers.add(name: "X-Vouch-Signature", value: key.sign(Array(message.utf8)).description)
+            let message = RequestSigning.message(method: method.rawValue, target: target, date: date,
+                                                 bodySHA256: HashAlgorithm.sha256.digest(bytes).bytes)
+            request.headers.add(name: RequestSigning.dateHeader, value: date)
+            request.headers.add(name: RequestSigning.signatureHeader, value: key.sign(message).description)
         }
         if body != nil { request.body = .bytes(ByteBuffer(bytes: bytes)) }
         let response: HTTPClientResponse

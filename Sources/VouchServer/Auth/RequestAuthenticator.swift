@@ -11,8 +11,6 @@ import VouchStore
 struct RequestAuthenticator: Sendable {
     /// Largest accepted difference between `X-Vouch-Date` and the server clock, in seconds.
     static let maximumClockSkew: Int64 = 300
-    /// Domain separation prefix of the signed request bytes.
-    static let signaturePrefix = "vouch-request-v1"
 
     let storage: any CacheStorage
     let clock: @Sendable () -> Int64
@@ -49,14 +47,13 @@ struct RequestAuthenticator: Sendable {
         let target: String
         let date: String
 
-        /// `vouch-request-v1\n<METHOD>\n<path+query>\n<date>\n<hex sha256 body>`.
         func message(bodySHA256: [UInt8]) -> [UInt8] {
-            Array("\(RequestAuthenticator.signaturePrefix)\n\(method)\n\(target)\n\(date)\n\(Base16.encode(bodySHA256))".utf8)
+            RequestSigning.message(method: method, target: target, date: date, bodySHA256: bodySHA256)
         }
     }
 
-    static let dateField = HTTPField.Name("X-Vouch-Date")!
-    static let signatureField = HTTPField.Name("X-Vouch-Signature")!
+    static let dateField = HTTPField.Name(RequestSigning.dateHeader)!
+    static let signatureField = HTTPField.Name(RequestSigning.signatureHeader)!
 
     /// Identifies the request's credential.
     /// - Throws: `401` (with `WWW-Authenticate: Basic realm="vouch"`) when there is none; `403`
