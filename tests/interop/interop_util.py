@@ -610,3 +610,13 @@ in rec {{
   deferred = mk {{ name = "{prefix}ia-on-ca"; args = [ "-c" "read x < ${{caB}}; echo \\"$x {token}\\" > $out" ]; }};
 }}
 """
+
+
+def builder_keys(vouch_bin, work: Path, prefix: str, salt: str) -> dict:
+    """Builder key pairs "a" and "b" made by `vouch key generate`: who -> (secret key file, public key text)."""
+    keys = {}
+    for who in ("a", "b"):
+        sk, pk = work / f"{who}.sk", work / f"{who}.pk"
+        run([vouch_bin, "key", "generate", f"{prefix}-{who}-{salt}", "--secret-key-file", sk, "--public-key-file", pk])
+        keys[who] = (sk, pk.read_text().strip())
+    return keys

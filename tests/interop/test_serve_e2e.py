@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from interop_util import ServerProc, chain_nix_file, describe, run, serve_key_add, serve_token, write_multi_hook
+from interop_util import ServerProc, builder_keys, chain_nix_file, describe, run, serve_key_add, serve_token, write_multi_hook
 from trace_util import PAYLOAD_TYPE, b64, canonical, ed25519_keypair_from_nix, load_envelope, sign_pae, statement_of
 
 
@@ -44,11 +44,7 @@ def e2e(session_tmp, vouch_bin):
     b.vouch_bin = vouch_bin
     salt = os.urandom(4).hex()
     b.token_text = f"e{salt}"
-    b.keys = {}
-    for who in ("a", "b"):
-        sk, pk = b.work / f"{who}.sk", b.work / f"{who}.pk"
-        run([vouch_bin, "key", "generate", f"e2e-{who}-{salt}", "--secret-key-file", sk, "--public-key-file", pk])
-        b.keys[who] = (sk, pk.read_text().strip())
+    b.keys = builder_keys(vouch_bin, b.work, "e2e", salt)
     b.name = {w: k[1].split(":", 1)[0] for w, k in b.keys.items()}
     b.data = b.work / "data"
     b.server = ServerProc(vouch_bin, b.data)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from interop_util import chain_nix_file, describe, run, write_hook
+from interop_util import builder_keys, chain_nix_file, describe, run, write_hook
 
 
 class Built:
@@ -33,11 +33,7 @@ def vb(session_tmp, vouch_bin) -> Built:
     b.vouch_bin = vouch_bin
     salt = os.urandom(4).hex()
     b.token = f"v{salt}"
-    b.keys = {}
-    for who in ("a", "b"):
-        sk, pk = b.work / f"{who}.sk", b.work / f"{who}.pk"
-        run([vouch_bin, "key", "generate", f"verify-{who}-{salt}", "--secret-key-file", sk, "--public-key-file", pk])
-        b.keys[who] = (sk, pk.read_text().strip())
+    b.keys = builder_keys(vouch_bin, b.work, "verify", salt)
     b.nixfile = b.work / "v.nix"
     b.nixfile.write_text(chain_nix_file(b.token, "v"))
 
