@@ -1,4 +1,11 @@
 import NixFormats
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A fast reader for envelopes and statements in exactly the canonical form Vouch writes
 /// (members in byte order, no whitespace, standard padded base64, ASCII strings without escapes).
@@ -203,10 +210,9 @@ struct CanonicalTraceReader {
     /// A string holding base64: only its closing quote is looked for here, since the base64
     /// decoder refuses every byte outside its alphabet (so escapes and controls never pass).
     private mutating func base64String() -> Span? {
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
-        var end = index + 1
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
-        guard end < bytes.count else { return nil }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\""),
+              let quote = memchr(bytes.baseAddress! + index + 1, Int32(UInt8(ascii: "\"")), bytes.count - index - 1) else { return nil }
+        let end = bytes.baseAddress!.distance(to: quote.assumingMemoryBound(to: UInt8.self))
         let span = (index + 1)..<end
         index = end + 1
         return span
@@ -256,18 +262,16 @@ struct CanonicalTraceReader {
 
     /// True when `base` is `<hash part>-<name>` of `path`.
     static func isBaseName(_ base: UnsafeBufferPointer<UInt8>, of path: StorePath) -> Bool {
-        var i = 0
-        for c in path.hashPart.utf8 {
-            guard i < base.count, base[i] == c else { return false }
-            i += 1
-        }
-        guard i < base.count, base[i] == UInt8(ascii: "-") else { return false }
-        i += 1
-        for c in path.name.utf8 {
-            guard i < base.count, base[i] == c else { return false }
-            i += 1
-        }
-        return i == base.count
+        let hashCount = path.hashPart.utf8.count
+        guard base.count == hashCount + 1 + path.name.utf8.count, base[hashCount] == UInt8(ascii: "-") else { return false }
+        return equal(path.hashPart, UnsafeBufferPointer(rebasing: base[..<hashCount]))
+            && equal(path.name, UnsafeBufferPointer(rebasing: base[(hashCount + 1)...]))
+    }
+
+    private static func equal(_ text: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { utf8 in
+            utf8.count == bytes.count && (bytes.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+        } ?? text.utf8.elementsEqual(bytes)
     }
 
     /// True when `hex` is the lowercase hex of `digest`.

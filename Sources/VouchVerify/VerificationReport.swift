@@ -25,6 +25,9 @@ public struct StepReport: Sendable, Hashable {
     public var isLowestFailure = false
     /// The step's input derivations (the closure's edges), sorted.
     public var inputs: [String] = []
+    /// For content-addressed and deferred steps: the resolved derivations the verifier computed
+    /// from accepted input contents (what a laut trace names), sorted.
+    public var resolvedDerivations: [String] = []
 }
 
 /// The result of verifying a closure.
@@ -43,22 +46,52 @@ public struct VerificationReport: Sendable {
             "verified": .bool(verified),
             "reason": reason.map(JSONValue.string) ?? .null,
             "lowestFailures": .array(lowestFailures.map { .string($0.derivation) }),
-            "steps": .array(steps.map { step in
-                .object([
-                    "derivation": .string(step.derivation),
-                    "name": .string(step.name),
-                    "kind": .string(step.kind),
-                    "status": .string(step.status.rawValue),
-                    "signers": .array(step.signers.map(JSONValue.string)),
-                    "traces": .int(Int64(step.traceCount)),
-                    "reason": step.reason.map(JSONValue.string) ?? .null,
-                    "rejected": .array(step.rejected.map(JSONValue.string)),
-                    "outputs": .object(step.outputs.mapValues { contents in
-                        .array(contents.map { c in
-                            .object(["path": .string(c.path), "narHash": c.narHash.map(JSONValue.string) ?? .null, "signers": .array(c.signers.map(JSONValue.string))])
-                        })
-                    }),
-                ])
+            "steps": .array(steps.map(\.json)),
+        ])
+    }
+
+    /// Exactly `json.canonicalBytes`, with the steps encoded on all cores.
+    public var canonicalJSON: [UInt8] {
+        var out = Array("{\"lowestFailures\":".utf8) + JSONValue.array(lowestFailures.map { .string($0.derivation) }).canonicalBytes
+        out += Array(",\"reason\":".utf8) + (reason.map(JSONValue.string) ?? .null).canonicalBytes
+        out += Array(",\"steps\":[".utf8)
+        let chunk = 256
+        let starts = Array(stride(from: 0, to: steps.count, by: chunk))
+        let steps = self.steps
+        let encoded: [[UInt8]] = (try? Verifier.parallelMap(starts) { start -> [UInt8] in
+            var bytes: [UInt8] = []
+            for i in start..<min(steps.count, start + chunk) {
+                if i > start { bytes.append(UInt8(ascii: ",")) }
+                bytes += steps[i].json.canonicalBytes
+            }
+            return bytes
+        }) ?? []
+        for (k, bytes) in encoded.enumerated() {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            out += bytes
+        }
+        out += Array("],\"target\":".utf8) + JSONValue.string(target).canonicalBytes
+        out += Array(",\"verified\":\(verified)}".utf8)
+        return out
+    }
+}
+
+extension StepReport {
+    public var json: JSONValue {
+        .object([
+            "derivation": .string(derivation),
+            "name": .string(name),
+            "kind": .string(kind),
+            "status": .string(status.rawValue),
+            "signers": .array(signers.map(JSONValue.string)),
+            "traces": .int(Int64(traceCount)),
+            "reason": reason.map(JSONValue.string) ?? .null,
+            "rejected": .array(rejected.map(JSONValue.string)),
+            "resolved": .array(resolvedDerivations.map(JSONValue.string)),
+            "outputs": .object(outputs.mapValues { contents in
+                .array(contents.map { c in
+                    .object(["path": .string(c.path), "narHash": c.narHash.map(JSONValue.string) ?? .null, "signers": .array(c.signers.map(JSONValue.string))])
+                })
             }),
         ])
     }

@@ -49,57 +49,48 @@ public struct Verifier {
     public func verify(target: String, wantedOutputs: Set<String>? = nil, evidence: Evidence,
                        progress: ((Int, Int) -> Void)? = nil) throws -> VerificationReport {
         let (derivations, order) = try closure(of: target)
-        var index = EvidenceIndex(evidence, policy: policy)
-        var signatureValid: [Int: Bool] = [:]
-        let trustedKeys = policy.publicKeys
-
+        let index = EvidenceIndex(evidence, policy: policy)
         var accepted: Accepted = [:]
         var steps: [String: StepReport] = [:]
-        // Signatures are checked in batches on all cores: walk the graph assuming unchecked
-        // signatures are valid, check the ones that counted, and walk again if any failed.
-        while true {
-            accepted = [:]
-            steps = [:]
-            var pending: [Int] = []
-            var walk = Walk(signatureValid: signatureValid)
-            for (done, path) in order.enumerated() {
-                progress?(done, order.count)
-                let step = try self.step(path, derivations[path]!, accepted: &accepted, index: &index, walk: &walk)
+        // A step depends only on its inputs' accepted outputs, so the steps of one level (all
+        // inputs in lower levels) are judged in parallel; the result does not depend on scheduling.
+        var done = 0
+        for level in Self.levels(order, derivations) {
+            let judge = Judge(verifier: self, derivations: derivations, accepted: accepted, index: index)
+            let judged = try Self.parallelMap(level) { path in try judge.step(path) }
+            for (path, (step, realisations)) in zip(level, judged) {
                 steps[path] = step
+                if let realisations { accepted[path] = realisations }
             }
-            pending = walk.pending
-            if pending.isEmpty { break }
-            var allValid = true
-            for (i, valid) in Self.checkSignatures(pending, of: evidence.traces, trusting: trustedKeys) {
-                signatureValid[i] = valid
-                allValid = allValid && valid
-            }
-            if allValid { break }  // the optimistic walk was right: no need to walk again
+            done += level.count
+            progress?(done, order.count)
         }
         return try report(target: target, wantedOutputs: wantedOutputs, order: order, derivations: derivations, steps: steps, accepted: accepted)
     }
 
-    /// Signature knowledge during one walk: checked results, and what the walk assumed valid.
-    struct Walk {
-        let signatureValid: [Int: Bool]
-        var pending: [Int] = []
-        var assumed: Set<Int> = []
-
-        mutating func isValid(_ index: Int) -> Bool {
-            if let known = signatureValid[index] { return known }
-            if assumed.insert(index).inserted { pending.append(index) }
-            return true
+    /// One level's view for parallel judging. `step` reads only the policy, the store directory
+    /// and these immutable values, never the (non-Sendable) loader: hence the unchecked Sendable.
+    struct Judge: @unchecked Sendable {
+        let verifier: Verifier
+        let derivations: [String: Derivation]
+        let accepted: Accepted
+        let index: EvidenceIndex
+        func step(_ path: String) throws -> (StepReport, [String: [Realisation]]?) {
+            try verifier.step(path, derivations[path]!, accepted: accepted, index: index)
         }
+    }
 
-        /// Checked-valid first, then unchecked, then checked-invalid (stable otherwise).
-        func rank(_ entry: Entry) -> Int {
-            guard case .vouch(let i) = entry else { return 1 }
-            switch signatureValid[i] {
-            case .some(true): return 0
-            case .none: return 1
-            case .some(false): return 2
-            }
+    /// `order` (inputs first) grouped by depth: a step's inputs are all in earlier groups.
+    static func levels(_ order: [String], _ derivations: [String: Derivation]) -> [[String]] {
+        var depth: [String: Int] = [:]
+        var levels: [[String]] = []
+        for path in order {
+            let d = derivations[path]!.inputDrvs.keys.reduce(0) { max($0, depth[$1]! + 1) }
+            depth[path] = d
+            if d == levels.count { levels.append([]) }
+            levels[d].append(path)
         }
+        return levels
     }
 
     /// The closure of `target`, inputs first.
@@ -122,8 +113,9 @@ public struct Verifier {
         return (derivations, order)
     }
 
-    /// Judges one step from its evidence and the steps accepted so far.
-    func step(_ path: String, _ drv: Derivation, accepted: inout Accepted, index: inout EvidenceIndex, walk: inout Walk) throws -> StepReport {
+    /// Judges one step from its evidence and the steps accepted so far: its report, and the
+    /// output contents it accepts (nil when it fails).
+    func step(_ path: String, _ drv: Derivation, accepted: Accepted, index: EvidenceIndex) throws -> (StepReport, [String: [Realisation]]?) {
         var step = StepReport(derivation: path, name: drv.name, kind: "", status: .failed, outputs: [:], signers: [], rejected: [], reason: nil, traceCount: 0,
                               inputs: drv.inputDrvs.keys.sorted())
         let kind = try drv.kind()
@@ -132,30 +124,28 @@ public struct Verifier {
         if !failedInputs.isEmpty, let legacy = legacyRealisations(drv, narinfoByPath: index.narinfoByPath) {
             // A legacy signature ends the closure here: nothing below this step is needed.
             step.status = .legacy
-            accepted[path] = legacy
             step.outputs = Self.contents(legacy)
-            return step
+            return (step, legacy)
         }
         if !failedInputs.isEmpty {
             step.reason = "input step\(failedInputs.count > 1 ? "s" : "") not verified: \(failedInputs.joined(separator: ", "))"
             step.traceCount = index.byDerivation[path]?.count ?? 0
-            return step
+            return (step, nil)
         }
         if case .fixedOutput = kind, policy.fixedOutputRule == nil {
             let out = try StorePath(absolutePath: drv.outputs["out"]!.path, storeDir: storeDir)
-            accepted[path] = ["out": [Realisation(path: out, narHash: nil, signers: [], legacy: false)]]
             step.status = .fixedOutput
             step.outputs = ["out": [.init(path: out.absolute, narHash: nil, signers: [])]]
             let entries = index.byDerivation[path] ?? []
             step.traceCount = entries.count
             // For the report only: who vouched for this FOD, checked until the rule is met.
             var names: Set<String> = []
-            for i in entries.sorted(by: { walk.rank(.vouch($0)) < walk.rank(.vouch($1)) }) where !policy.rule.isSatisfied(by: names) {
-                guard case .success(let name) = index.countedSigner(i), !names.contains(name), walk.isValid(i) else { continue }
+            for i in entries where !policy.rule.isSatisfied(by: names) {
+                guard case .success(let name) = index.countedSigner(i), !names.contains(name), index.isSignedByBuilder(i) else { continue }
                 names.insert(name)
             }
             step.signers = names.sorted()
-            return step
+            return (step, ["out": [Realisation(path: out, narHash: nil, signers: [], legacy: false)]])
         }
         let rule: Policy.Rule
         if case .fixedOutput = kind { rule = policy.fixedOutputRule! } else { rule = policy.rule }
@@ -192,16 +182,15 @@ public struct Verifier {
                 for i in index.byDerivation[builtPath] ?? [] { candidates.append((.vouch(i), expected)) }
             }
         }
+        step.resolvedDerivations = expectations.map(\.builtPath).filter { $0 != path }.sorted()
         for expected in expectations {
             for i in index.lautByHash[expected.builtHashPart] ?? [] { candidates.append((.laut(i), expected)) }
         }
         step.traceCount = candidates.count + rejections.count
-        // Entries whose signatures are known good first, so satisfied steps stop early.
-        let ordered = candidates.enumerated().sorted { (walk.rank($0.element.entry), $0.offset) < (walk.rank($1.element.entry), $1.offset) }.map(\.element)
 
         var counted: Set<String> = []
         var realisations: [String: [Realisation]] = [:]
-        for (entry, expected) in ordered {
+        for (entry, expected) in candidates {
             let outputs: [(name: String, path: StorePath, narHash: NixHash)]
             let label: String
             switch entry {
@@ -239,7 +228,7 @@ public struct Verifier {
                 realisations[o.name]?.contains { $0.path == o.path && $0.narHash == o.narHash && $0.signers.contains(signer) } ?? false
             }
             if alreadyCovered { continue }  // this signer already counts for exactly these outputs
-            if case .vouch(let i) = entry, !walk.isValid(i) { rejections.append("\(signer): signature does not verify"); continue }
+            if case .vouch(let i) = entry, !index.isSignedByBuilder(i) { rejections.append("\(signer): signature does not verify"); continue }
             counted.insert(signer)
             for output in outputs {
                 var list = realisations[output.name] ?? []
@@ -253,12 +242,13 @@ public struct Verifier {
         }
         step.signers = counted.sorted()
         step.rejected = rejections
+        var acceptedHere: [String: [Realisation]]?
         if rule.isSatisfied(by: counted) {
             step.status = .verified
-            accepted[path] = realisations
+            acceptedHere = realisations
         } else if let legacy = legacyRealisations(drv, narinfoByPath: index.narinfoByPath) {
             step.status = .legacy
-            accepted[path] = legacy
+            acceptedHere = legacy
             realisations = legacy
         } else {
             if step.traceCount == 0 {
@@ -272,7 +262,7 @@ public struct Verifier {
             step.isLowestFailure = true
         }
         step.outputs = Self.contents(realisations)
-        return step
+        return (step, acceptedHere)
     }
 
     static func contents(_ realisations: [String: [Realisation]]) -> [String: [StepReport.Content]] {
@@ -346,3 +336,4 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
     public let reason: String
     public var description: String { reason }
 }
+

@@ -286,8 +286,11 @@ enum Fixture {
 
     static func verify(_ graph: Graph, _ target: String, policy: Policy, traces: [SignedTrace], narinfos: [NARInfo] = [],
                        outputs: Set<String>? = nil) throws -> VerificationReport {
-        try Verifier(policy: policy, loader: graph.loader).verify(target: target, wantedOutputs: outputs,
-                                                                  evidence: Evidence(traces: traces, narinfos: narinfos))
+        let report = try Verifier(policy: policy, loader: graph.loader).verify(target: target, wantedOutputs: outputs,
+                                                                               evidence: Evidence(traces: traces, narinfos: narinfos))
+        // The CLI prints canonicalJSON (steps encoded in parallel); it must be the canonical encoding.
+        XCTAssertEqual(report.canonicalJSON, report.json.canonicalBytes, "canonicalJSON is not json.canonicalBytes")
+        return report
     }
 
     /// An envelope whose payload is `trace`'s statement but whose signatures are `signatures`

@@ -8,6 +8,12 @@ public struct NixHash: Sendable, Hashable, CustomStringConvertible {
         case base16, nix32, base64, sri
     }
 
+    /// The digest bytes in one call (an array would feed them one at a time).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(algorithm)
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     public init(algorithm: HashAlgorithm, bytes: [UInt8]) throws(HashParseError) {
         guard bytes.count == algorithm.byteCount else {
             throw HashParseError(input: Base16.encode(bytes), reason: "\(bytes.count) bytes is the wrong length for \(algorithm.rawValue)")

@@ -92,6 +92,9 @@ public struct StorePath: Sendable, Hashable, Comparable, CustomStringConvertible
         byte >= 0x20 && byte < 0x7f ? "'\(Character(Unicode.Scalar(byte)))'" : "0x\(Base16.encode([byte]))"
     }
 
+    /// The hash part alone: equal paths have equal hash parts, and it is already a digest.
+    public func hash(into hasher: inout Hasher) { hasher.combine(hashPart) }
+
     public static func < (lhs: StorePath, rhs: StorePath) -> Bool {
         lhs.absolute.utf8.lexicographicallyPrecedes(rhs.absolute.utf8)
     }

@@ -29,10 +29,29 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let policy = try Policy(toml: FileIO.readText(path: self.policy, limit: 1 << 20), source: self.policy)
+        let files = Box(DerivationFiles(storeDir: store.storeDir))
+        var graph: [String: Derivation] = [:]
+        var targetPath: String?
+        if target.hasSuffix(".json") {
+            graph = try DerivationJSON.parse(FileIO.read(path: target), source: target, storeDir: store.storeDir)
+            let inputs = Set(graph.values.flatMap(\.inputDrvs.keys))
+            let roots = graph.keys.filter { !inputs.contains($0) }.sorted()
+            guard roots.count == 1 else { throw CLIError("\(target): expected one top-level derivation, found \(roots.count); the file must be 'show-derivation -r' of one target") }
+            targetPath = roots[0]
+        } else if target.hasSuffix(".drv") {
+            let drv = try files.value.load(file: target, name: nil)
+            let path = try drv.storePath(storeDir: store.storeDir).absolute
+            graph[path] = drv
+            targetPath = path
+        }
+        // The closure loads on other threads while the trace files are read.
+        let closure = ClosureLoad()
+        if let targetPath { closure.start(root: targetPath, known: graph, files: files.value) }
+
         var evidence = Evidence()
-        var files: [String] = []
-        for dir in traceDirs { files += try FileIO.files(under: dir) }
-        let fromFiles = TraceLoader.load(traceFiles: files, storeDir: store.storeDir)
+        var traceFiles: [String] = []
+        for dir in traceDirs { traceFiles += try FileIO.files(under: dir) }
+        let fromFiles = TraceLoader.load(traceFiles: traceFiles, storeDir: store.storeDir)
         evidence.traces = fromFiles.traces
         evidence.lautTraces = fromFiles.lautTraces
         for error in fromFiles.failures { Output.error("verify: warning: ignoring \(error)") }
@@ -43,69 +62,56 @@ struct VerifyCommand: AsyncParsableCommand {
         }
 
         let clients = try caches.map { try CacheClient(base: $0, storeDir: store.storeDir) }
-        if !clients.isEmpty && !target.hasSuffix(".json") && !target.hasSuffix(".drv") {
+        if targetPath == nil {
             let out = try StorePath(absolutePath: target, storeDir: store.storeDir)
             for client in clients { try await evidence.add(client.traces(derivations: [], outputs: [out.absolute]) ?? []) }
-        }
-
-        let box = Box(DerivationFiles(storeDir: store.storeDir))
-        var graph: [String: Derivation] = [:]
-        var targetPath: String
-        if target.hasSuffix(".json") {
-            graph = try DerivationJSON.parse(FileIO.read(path: target), source: target, storeDir: store.storeDir)
-            let inputs = Set(graph.values.flatMap(\.inputDrvs.keys))
-            let roots = graph.keys.filter { !inputs.contains($0) }.sorted()
-            guard roots.count == 1 else { throw CLIError("\(target): expected one top-level derivation, found \(roots.count); the file must be 'show-derivation -r' of one target") }
-            targetPath = roots[0]
-        } else if target.hasSuffix(".drv") {
-            let drv = try box.value.load(file: target, name: nil)
-            targetPath = try drv.storePath(storeDir: store.storeDir).absolute
-            graph[targetPath] = drv
-        } else {
-            let out = try StorePath(absolutePath: target, storeDir: store.storeDir)
             let claims = Set(evidence.traces.filter { $0.trace.outputs.contains { $0.path == out } }.map(\.trace.derivation.absolute))
             let unresolved = claims.filter { c in !evidence.traces.contains { $0.trace.derivation.absolute != c && $0.trace.resolvedDerivation?.absolute == c } }
             guard let found = unresolved.sorted().first else { throw CLIError("no trace names \(target) as an output; give the .drv instead") }
             guard unresolved.count == 1 else { throw CLIError("traces name \(target) as an output of several derivations (\(unresolved.sorted().joined(separator: ", "))); give the .drv instead") }
             targetPath = found
+            closure.start(root: found, known: graph, files: files.value)
         }
-        let loaded = graph
-        if !clients.isEmpty {
-            let closure = try Self.closure(of: targetPath) { path in
-                if let drv = loaded[path] { return drv }
-                return try box.value.load(storePath: path)
-            }
-            for client in clients {
-                try await evidence.fetch(from: client, closure: closure, legacy: !policy.legacyKeys.isEmpty, storeDir: store.storeDir)
-            }
+        let derivations = try closure.wait()
+        for client in clients {
+            try await evidence.fetch(from: client, closure: derivations, legacy: !policy.legacyKeys.isEmpty, storeDir: store.storeDir)
         }
         let verifier = Verifier(policy: policy, storeDir: store.storeDir) { path in
-            if let drv = loaded[path] { return drv }
-            return try box.value.load(storePath: path)
+            guard let drv = derivations[path] else { throw CLIError("derivation \(path) is not in the loaded closure") }
+            return drv
         }
         let showProgress = !json && isatty(2) != 0
-        let report = try verifier.verify(target: targetPath, wantedOutputs: outputs.isEmpty ? nil : Set(outputs), evidence: evidence) { done, total in
+        let report = try verifier.verify(target: targetPath!, wantedOutputs: outputs.isEmpty ? nil : Set(outputs), evidence: evidence) { done, total in
             if showProgress && done % 500 == 0 { Output.error("verify: \(done)/\(total) steps") }
         }
         if json {
-            (report.json.canonicalBytes + [0x0a]).withUnsafeBytes { Output.write($0) }
+            (report.canonicalJSON + [0x0a]).withUnsafeBytes { Output.write($0) }
         } else {
             Output.out(ReportRenderer(report: report, full: full).text)
         }
-        guard report.verified else { throw ExitCode(ExitCodes.verificationFailed) }
+        // The evidence and report are large; the process ends here without freeing them.
+        Output.flush()
+        Glibc.exit(report.verified ? 0 : ExitCodes.verificationFailed)
     }
 
-    /// Every derivation reachable from `root` through input derivations.
-    static func closure(of root: String, load: (String) throws -> Derivation) throws -> [String: Derivation] {
-        var seen: [String: Derivation] = [:]
-        var stack = [root]
-        while let path = stack.popLast() {
-            guard seen[path] == nil else { continue }
-            let drv = try load(path)
-            seen[path] = drv
-            stack.append(contentsOf: drv.inputDrvs.keys.filter { seen[$0] == nil })
+    /// The closure load running in the background while traces are read.
+    final class ClosureLoad: @unchecked Sendable {
+        private let group = DispatchGroup()
+        private var result: Result<[String: Derivation], any Error>?
+
+        /// Starts loading; `wait()` returns its result. Called at most once.
+        func start(root: String, known: [String: Derivation], files: DerivationFiles) {
+            group.enter()
+            DispatchQueue.global().async {
+                self.result = Result { try files.closure(of: root, known: known) }
+                self.group.leave()
+            }
         }
-        return seen
+
+        func wait() throws -> [String: Derivation] {
+            group.wait()
+            return try result!.get()
+        }
     }
 }
 

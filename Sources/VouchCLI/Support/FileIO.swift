@@ -123,15 +123,21 @@ enum FileIO {
         guard let dir = opendir(directory) else { throw POSIXFailure(path: directory, operation: "open directory", code: errno) }
         defer { closedir(dir) }
         var result: [String] = []
+        var subdirectories: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             if name == "." || name == ".." { continue }
             let path = "\(directory)/\(name)"
-            var info = stat()
-            guard lstat(path, &info) == 0 else { continue }
-            if (info.st_mode & S_IFMT) == S_IFDIR { result.append(contentsOf: try files(under: path)) }
-            else if (info.st_mode & S_IFMT) == S_IFREG { result.append(path) }
+            // The entry's type from readdir where the file system gives it; lstat otherwise.
+            var type = entry.pointee.d_type
+            if type == UInt8(DT_UNKNOWN) {
+                var info = stat()
+                guard lstat(path, &info) == 0 else { continue }
+                type = (info.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (info.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_UNKNOWN)
+            }
+            if type == UInt8(DT_DIR) { subdirectories.append(path) } else if type == UInt8(DT_REG) { result.append(path) }
         }
+        for path in subdirectories { result.append(contentsOf: try files(under: path)) }
         return result.sorted()
     }
 }
