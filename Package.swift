@@ -28,9 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
+        .target(name: "CEd25519", path: "Sources/CEd25519"),
         .target(
             name: "NixFormats",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CEd25519", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(

@@ -7,7 +7,8 @@ import PackageDescription
 let package = Package(
     name: "VouchFuzz",
     dependencies: [
-        .package(name: "Vouch", path: "../")
+        .package(name: "Vouch", path: "../"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
         .target(name: "CLibFuzzer"),
@@ -19,6 +20,10 @@ let package = Package(
         .executableTarget(
             name: "FuzzTraceEnvelope",
             dependencies: ["CLibFuzzer", .product(name: "VouchTrace", package: "Vouch"), .product(name: "NixFormats", package: "Vouch")]
+        ),
+        .executableTarget(
+            name: "FuzzEd25519",
+            dependencies: ["CLibFuzzer", .product(name: "NixFormats", package: "Vouch"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "FuzzPolicyTOML",

@@ -5,15 +5,16 @@
 #
 # Targets: FuzzNARReader, FuzzATermParser (NixFormats wire formats), FuzzNARInfo, FuzzRealisation
 # (NixFormats, what caches and uploaders send), FuzzJSONValue, FuzzTraceEnvelope (VouchTrace),
-# FuzzPolicyTOML (VouchVerify). `./run.sh all [seconds]` runs each in turn (one at a time).
+# FuzzPolicyTOML (VouchVerify), FuzzEd25519 (NixFormats' Ed25519VerifyingKey against swift-crypto).
+# `./run.sh all [seconds]` runs each in turn (one at a time).
 #
 # Every input that crashes goes into FailCases/ (named <Target>-<what>, or FailCases/<Target>/<what>)
 # and gets a unit test. The corpus grows in .corpus/<Target>/ (ignored by git); seeds come from the
 # test vectors and Seeds/<Target>/.
 set -euo pipefail
 
-targets="FuzzNARReader FuzzATermParser FuzzNARInfo FuzzRealisation FuzzJSONValue FuzzTraceEnvelope FuzzPolicyTOML"
-target="${1:?usage: $0 <FuzzNARReader|FuzzATermParser|FuzzNARInfo|FuzzRealisation|FuzzJSONValue|FuzzTraceEnvelope|FuzzPolicyTOML|all> [seconds] [libFuzzer flags…]}"
+targets="FuzzNARReader FuzzATermParser FuzzNARInfo FuzzRealisation FuzzJSONValue FuzzTraceEnvelope FuzzPolicyTOML FuzzEd25519"
+target="${1:?usage: $0 <FuzzNARReader|FuzzATermParser|FuzzNARInfo|FuzzRealisation|FuzzJSONValue|FuzzTraceEnvelope|FuzzPolicyTOML|FuzzEd25519|all> [seconds] [libFuzzer flags…]}"
 seconds="${2:-60}"
 shift $(( $# >= 2 ? 2 : 1 ))
 

@@ -245,10 +245,16 @@ def verify_bench(vouch, work, args):
         def vs_floor(label, t, base, base_label):
             print(f"{label:38s} {t[0]:8.3f} s (min {t[1]:.3f}, max {t[2]:.3f})   {base_label:40s} {base:8.3f} s   "
                   f"{t[0] / base:5.2f}x the floor (goal <= 1.3x)")
+        prepared = fl["prepared_floor_seconds"]
         vs_floor(f"vouch verify ({cores} cores)", ours, floor[0], f"floor: {fl['needed']} x swift-crypto verify")
         vs_floor(f"vouch verify ({cores} cores)", ours, floor[0] / cores, f"floor / {cores} cores")
         vs_floor("vouch verify (1 core)", single, floor[0], f"floor: {fl['needed']} x swift-crypto verify")
+        # What vouch verify itself uses: one prepared table per builder key (NixFormats.Ed25519VerifyingKey).
+        vs_floor(f"vouch verify ({cores} cores)", ours, prepared / cores, f"prepared-key floor / {cores} cores")
+        vs_floor("vouch verify (1 core)", single, prepared, f"floor: {fl['needed']} x prepared-key verify")
         print(f"{'':38s} {'':34s}   {'floor by openssl speed':40s} {fl['needed'] / ossl:8.3f} s   ({ossl:.0f} verify/s, median of {args.runs})")
+        print(f"one verify: swift-crypto {floor[0] / fl['needed'] * 1e6:.1f} µs, prepared key {prepared / fl['needed'] * 1e6:.1f} µs "
+              f"({floor[0] / prepared:.2f}x faster), openssl speed {1e6 / ossl:.1f} µs")
         print(f"wall: {ours[0]:.3f} s vs goal 1 s ({ours[0]:.2f}x); per step {ours[0] / n * 1e6:.0f} µs ({cores} cores), {single[0] / n * 1e6:.0f} µs (1 core), "
               f"floor {floor[0] / n * 1e6:.0f} µs")
         print(f"peak RSS: vouch verify {rss:.0f} MiB vs goal 512 MiB ({rss / 512:.2f}x)")

@@ -172,8 +172,8 @@ struct CanonicalTraceReader {
               zip(outputs, outputs.dropFirst()).allSatisfy({ bytewiseLess($0.0.name, $0.1.name) }) else { return nil }
         // Inputs are in strictly increasing path order (checked above), so none repeats.
         let id = text(idSpan)
-        guard id.hasPrefix(BuildTrace.builderIDPrefix),
-              let key = try? NixPublicKey(parsing: String(id.dropFirst(BuildTrace.builderIDPrefix.count)), source: "") else { return nil }
+        guard let key = cache?.keys[id] ?? Self.builderKey(id) else { return nil }
+        cache?.keys[id] = key
         let startedOn = started.map(text)
         let finishedOn = finished.map(text)
         if let startedOn, !BuildTrace.isTimestamp(startedOn) { return nil }
@@ -182,6 +182,11 @@ struct CanonicalTraceReader {
                           builderKey: key, implementation: text(implSpan), implementationVersion: text(versionSpan),
                           startedOn: startedOn, finishedOn: finishedOn, invocationID: text(invocation), builtBySigner: built,
                           attestations: attestations)
+    }
+
+    private static func builderKey(_ id: String) -> NixPublicKey? {
+        guard id.hasPrefix(BuildTrace.builderIDPrefix) else { return nil }
+        return try? NixPublicKey(parsing: String(id.dropFirst(BuildTrace.builderIDPrefix.count)), source: "")
     }
 
     // MARK: - Tokens
@@ -380,5 +385,7 @@ public final class TraceValueCache {
     /// By hash of the base name / of the hex digits; collisions are compared in full.
     var paths: [Int: [StorePath]] = [:]
     var hashes: [Int: [NixHash]] = [:]
+    /// Builder keys by `runDetails.builder.id`.
+    var keys: [String: NixPublicKey] = [:]
     public init() {}
 }

@@ -12,11 +12,14 @@ struct EvidenceIndex: @unchecked Sendable {
     private(set) var lautByHash: [String: [Int]] = [:]
     let narinfoByPath: [StorePath: [NARInfo]]
     private let trustedKeys: [NixPublicKey]
+    /// The policy keys prepared for many verifications (keys that do not decode verify nothing).
+    private let preparedKeys: [(key: NixPublicKey, prepared: Ed25519VerifyingKey)]
 
     init(_ evidence: Evidence, policy: Policy) {
         self.evidence = evidence
         self.policy = policy
         trustedKeys = policy.publicKeys
+        preparedKeys = trustedKeys.compactMap { key in Ed25519VerifyingKey(key).map { (key, $0) } }
         for (index, signed) in evidence.traces.enumerated() { byDerivation[signed.trace.derivation.absolute, default: []].append(index) }
         for (index, laut) in evidence.lautTraces.enumerated() { lautByHash[laut.resolvedDerivationHash, default: []].append(index) }
         var narinfos: [StorePath: [NARInfo]] = [:]
@@ -29,9 +32,13 @@ struct EvidenceIndex: @unchecked Sendable {
         policy.countedSigner(of: evidence.traces[index].trace)
     }
 
-    /// True when the trace's signature by its builder verifies under a policy key.
+    /// True when the trace's builder is a policy key and one of the envelope's signatures verifies
+    /// under it (``SignedTrace/isSignedByBuilder(trusting:)`` with prepared keys).
     func isSignedByBuilder(_ index: Int) -> Bool {
-        evidence.traces[index].isSignedByBuilder(trusting: trustedKeys)
+        let signed = evidence.traces[index]
+        guard let key = preparedKeys.first(where: { $0.key == signed.trace.builderKey })?.prepared else { return false }
+        let message = signed.envelope.signedBytes
+        return signed.envelope.signatures.contains { key.isValidSignature($0.bytes, for: message) }
     }
 
     /// The policy key whose signature on a laut trace verifies (keys hinted by `kid` first).

@@ -56,8 +56,11 @@ public struct Verifier {
         // inputs in lower levels) are judged in parallel; the result does not depend on scheduling.
         var done = 0
         for level in Self.levels(order, derivations) {
-            let judge = Judge(verifier: self, derivations: derivations, accepted: accepted, index: index)
-            let judged = try Self.parallelMap(level) { path in try judge.step(path) }
+            let judged: [(StepReport, [String: [Realisation]]?)]
+            do {  // `judge` ends here, so `accepted` is updated in place below, not copied
+                let judge = Judge(verifier: self, derivations: derivations, accepted: accepted, index: index)
+                judged = try Self.parallelMap(level) { path in try judge.step(path) }
+            }
             for (path, (step, realisations)) in zip(level, judged) {
                 steps[path] = step
                 if let realisations { accepted[path] = realisations }

@@ -143,7 +143,15 @@ struct ATermParser {
     /// A quoted string; `escaped` selects the escaped form.
     mutating func string(escaped: Bool) throws(DerivationError) -> [UInt8] {
         try expect("\"")
-        var out = [UInt8]()
+        // Up to the first byte that needs care, copied at once (most strings are plain).
+        var end = index
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || (escaped && (byte == 0x0a || byte == 0x0d || byte == 0x09)) { break }
+            end += 1
+        }
+        var out = Array(bytes[index..<end])
+        index = end
         while true {
             guard index < bytes.count else { throw fail("unterminated string") }
             let byte = bytes[index]

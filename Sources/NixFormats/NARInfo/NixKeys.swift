@@ -29,7 +29,8 @@ func splitNamed(_ text: String, length: Int, what: String, source: String) throw
 public struct NixPublicKey: Sendable, Hashable, CustomStringConvertible {
     public let name: String
     public let key: Curve25519.Signing.PublicKey
-    public var raw: [UInt8] { Array(key.rawRepresentation) }
+    /// The 32 key bytes.
+    public let raw: [UInt8]
 
     public init(parsing text: String, source: String = "public key") throws(KeyError) {
         let (name, bytes) = try splitNamed(text, length: 32, what: "public key", source: source)
@@ -38,11 +39,13 @@ public struct NixPublicKey: Sendable, Hashable, CustomStringConvertible {
         }
         self.name = name
         self.key = key
+        self.raw = bytes
     }
 
     public init(name: String, key: Curve25519.Signing.PublicKey) {
         self.name = name
         self.key = key
+        self.raw = Array(key.rawRepresentation)
     }
 
     public var description: String { "\(name):\(Base64.encode(raw))" }
@@ -53,7 +56,10 @@ public struct NixPublicKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func == (lhs: NixPublicKey, rhs: NixPublicKey) -> Bool { lhs.name == rhs.name && lhs.raw == rhs.raw }
-    public func hash(into hasher: inout Hasher) { hasher.combine(name); hasher.combine(raw) }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        raw.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }
 
 /// A Nix secret key, `name:base64(64 bytes)` = 32-byte seed ‖ 32-byte public key (libsodium layout).

@@ -73,16 +73,29 @@ struct VerifyCommand: AsyncParsableCommand {
             closure.start(root: found, known: graph, files: files.value)
         }
         let derivations = try closure.wait()
+        var lautCaches: [CacheClient] = [], vouchCaches: [CacheClient] = []
         for client in clients {
-            try await evidence.fetch(from: client, closure: derivations, legacy: !policy.legacyKeys.isEmpty, storeDir: store.storeDir)
+            let bulk = try await evidence.fetch(from: client, closure: derivations, legacy: !policy.legacyKeys.isEmpty, storeDir: store.storeDir)
+            if bulk { vouchCaches.append(client) } else { lautCaches.append(client) }
         }
         let verifier = Verifier(policy: policy, storeDir: store.storeDir) { path in
             guard let drv = derivations[path] else { throw CLIError("derivation \(path) is not in the loaded closure") }
             return drv
         }
         let showProgress = !json && isatty(2) != 0
-        let report = try verifier.verify(target: targetPath!, wantedOutputs: outputs.isEmpty ? nil : Set(outputs), evidence: evidence) { done, total in
-            if showProgress && done % 500 == 0 { Output.error("verify: \(done)/\(total) steps") }
+        let verify = { (evidence: Evidence) in
+            try verifier.verify(target: targetPath!, wantedOutputs: outputs.isEmpty ? nil : Set(outputs), evidence: evidence) { done, total in
+                if showProgress && done % 500 == 0 { Output.error("verify: \(done)/\(total) steps") }
+            }
+        }
+        var report = try verify(evidence)
+        // laut signs resolved derivations, known only once their steps' inputs verify: fetch what
+        // each verification computed and verify again (`asked`: the .drv paths already fetched).
+        // A Vouch server's bulk query has no laut traces it stores (they name only a hash part):
+        // it is asked for the resolved derivations of steps that still fail.
+        var asked: Set<String> = clients.isEmpty ? [] : Set(derivations.keys)
+        while try await evidence.fetchResolved(of: report, from: lautCaches, failingFrom: vouchCaches, asked: &asked, storeDir: store.storeDir) {
+            report = try verify(evidence)
         }
         if json {
             (report.canonicalJSON + [0x0a]).withUnsafeBytes { Output.write($0) }
@@ -127,19 +140,44 @@ extension Evidence {
 
     /// Fetches the traces of every derivation in `closure` and, for legacy policies, the narinfos of
     /// their known output paths. A laut-style cache is asked for `/traces/<hash part>` of each
-    /// derivation in the closure.
-    mutating func fetch(from client: CacheClient, closure: [String: Derivation], legacy: Bool, storeDir: String) async throws {
-        if let fetched = try await client.traces(derivations: closure.keys.sorted()) {
+    /// derivation in the closure. Returns false for a laut-style cache (no bulk trace API): it also
+    /// needs `fetchResolved`.
+    mutating func fetch(from client: CacheClient, closure: [String: Derivation], legacy: Bool, storeDir: String) async throws -> Bool {
+        let fetched = try await client.traces(derivations: closure.keys.sorted())
+        if let fetched {
             add(fetched)
         } else {
-            let hashParts = try closure.keys.sorted().map { try StorePath(absolutePath: $0, storeDir: storeDir).hashPart }
-            lautTraces += try await Self.concurrently(hashParts) { try await client.lautTraces(builtDerivationHashPart: $0) }.flatMap { $0 }
+            lautTraces += try await Self.lautTraces(from: client, derivations: closure.keys.sorted(), storeDir: storeDir)
         }
-        guard legacy else { return }
-        var outputs = Set(closure.values.flatMap { $0.outputs.values.map(\.path) }.filter { !$0.isEmpty })
-        for signed in traces { for output in signed.trace.outputs { outputs.insert(output.path.absolute) } }
-        let hashParts = try outputs.sorted().map { try StorePath(absolutePath: $0, storeDir: storeDir).hashPart }
-        narinfos += try await Self.concurrently(hashParts) { try await client.narInfo(hashPart: $0) }.compactMap { $0 }
+        if legacy {
+            var outputs = Set(closure.values.flatMap { $0.outputs.values.map(\.path) }.filter { !$0.isEmpty })
+            for signed in traces { for output in signed.trace.outputs { outputs.insert(output.path.absolute) } }
+            let hashParts = try outputs.sorted().map { try StorePath(absolutePath: $0, storeDir: storeDir).hashPart }
+            narinfos += try await Self.concurrently(hashParts) { try await client.narInfo(hashPart: $0) }.compactMap { $0 }
+        }
+        return fetched != nil
+    }
+
+    /// laut signs the resolved derivation of a content-addressed step, which the verifier computes
+    /// once the step's inputs are accepted. Fetches the traces of the resolved derivations in
+    /// `report` not yet in `asked` (and adds them there): all of them from the laut-style `caches`,
+    /// those of failing steps from `failingFrom`. True when that found any trace, so verifying again
+    /// may accept more steps and resolve more derivations.
+    mutating func fetchResolved(of report: VerificationReport, from caches: [CacheClient], failingFrom others: [CacheClient],
+                                asked: inout Set<String>, storeDir: String) async throws -> Bool {
+        let new = Set(report.steps.flatMap(\.resolvedDerivations)).subtracting(asked)
+        let failing = Set(report.steps.filter { $0.status == .failed }.flatMap(\.resolvedDerivations)).intersection(new)
+        asked.formUnion(caches.isEmpty ? failing : new)
+        let before = lautTraces.count
+        for client in caches { lautTraces += try await Self.lautTraces(from: client, derivations: new.sorted(), storeDir: storeDir) }
+        for client in others { lautTraces += try await Self.lautTraces(from: client, derivations: failing.sorted(), storeDir: storeDir) }
+        return lautTraces.count > before
+    }
+
+    /// `GET /traces/<hash part>` of each derivation.
+    static func lautTraces(from client: CacheClient, derivations: [String], storeDir: String) async throws -> [LautTrace] {
+        let hashParts = try derivations.map { try StorePath(absolutePath: $0, storeDir: storeDir).hashPart }
+        return try await concurrently(hashParts) { try await client.lautTraces(builtDerivationHashPart: $0) }.flatMap { $0 }
     }
 
     /// `work` over `items`, at most 16 requests in flight.
