@@ -52,6 +52,8 @@ public struct Verifier {
         let index = EvidenceIndex(evidence, policy: policy)
         var accepted: Accepted = [:]
         var steps: [String: StepReport] = [:]
+        accepted.reserveCapacity(order.count)
+        steps.reserveCapacity(order.count)
         // A step depends only on its inputs' accepted outputs, so the steps of one level (all
         // inputs in lower levels) are judged in parallel; the result does not depend on scheduling.
         var done = 0
