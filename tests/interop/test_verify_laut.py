@@ -271,18 +271,26 @@ def test_selfcheck_laut_traces(lb):
             assert json.loads(_unb64url(payload))["in"]["rdrv_aterm_ca"] == _hash_part(resolved)
 
 
-def test_resolved_traces_are_fetched_level_by_level(lb):
-    with LautCache(_traces(lb)) as cache:
-        r = _verify(lb, cache)
-    assert r.returncode == 0, describe(r) + f"\nrequests: {cache.requests}"
-    rep = _report(r)
-    assert rep["verified"] is True and rep["lowestFailures"] == [], rep
+def _assert_all_verified(lb, rep, why):
+    """The closure verified: the FOD by its hash, each CA step by a and b through its resolved derivation."""
+    assert rep["verified"] is True and rep["lowestFailures"] == [], why
     steps = _steps(lb, rep)
     assert steps["fod"]["status"] == "fixed-output", steps["fod"]
     for attr in CA:
         s = steps[attr]
         assert s["status"] == "verified" and s["signers"] == ["a", "b"] and s["rejected"] == [], s
         assert s["resolved"] == [lb.step[attr]["resolved"]], (s, lb.step[attr])
+    return steps
+
+
+def test_resolved_traces_are_fetched_level_by_level(lb):
+    with LautCache(_traces(lb)) as cache:
+        r = _verify(lb, cache)
+    assert r.returncode == 0, describe(r) + f"\nrequests: {cache.requests}"
+    rep = _report(r)
+    steps = _assert_all_verified(lb, rep, rep)
+    for attr in CA:
+        s = steps[attr]
         assert {o: [(c["path"], c["narHash"], c["signers"]) for c in cs] for o, cs in s["outputs"].items()} == \
             {o: [(p, f"sha256:{h}", ["a", "b"])] for o, (p, h) in lb.step[attr]["outputs"].items()}, s
     # The requests: the bulk probe (404: no Vouch API), the closure's hash parts (404), then each
@@ -390,14 +398,7 @@ def test_laut_traces_on_a_vouch_server(lb):
         r = _verify(lb, proxy)
     why = describe(r) + "\nrequests:\n" + "\n".join(proxy.log) + "\nserver log:\n" + server.log_tail()
     assert r.returncode == 0, why
-    rep = _report(r)
-    assert rep["verified"] is True and rep["lowestFailures"] == [], why
-    steps = _steps(lb, rep)
-    assert steps["fod"]["status"] == "fixed-output", steps["fod"]
-    for attr in CA:
-        s = steps[attr]
-        assert s["status"] == "verified" and s["signers"] == ["a", "b"] and s["rejected"] == [], s
-        assert s["resolved"] == [lb.step[attr]["resolved"]], (s, lb.step[attr])
+    _assert_all_verified(lb, _report(r), why)
     # One bulk query (a Vouch server: 200, empty), then each resolved derivation once, inputs first.
     assert proxy.log == ["POST /api/v1/traces/query -> 200"] + \
         [f"GET /traces/{_hash_part(lb.step[a]['resolved'])} -> 200" for a in CA], why
