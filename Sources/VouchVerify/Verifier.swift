@@ -1,3 +1,4 @@
+import Foundation
 import NixFormats
 import VouchTrace
 
@@ -50,52 +51,51 @@ public struct Verifier {
                        progress: ((Int, Int) -> Void)? = nil) throws -> VerificationReport {
         let (derivations, order) = try closure(of: target)
         let index = EvidenceIndex(evidence, policy: policy)
+        // A step depends only on its inputs' accepted outputs: steps are judged on all cores, each
+        // once its inputs are, and given only their outcomes.
+        var position: [String: Int] = [:]
+        position.reserveCapacity(order.count)
+        for (i, path) in order.enumerated() { position[path] = i }
+        let inputs = order.map { derivations[$0]!.inputDrvs.keys.map { position[$0]! } }
+        let judge = Judge(verifier: self, derivations: derivations, order: order, inputs: inputs, index: index)
+        let report = Report(progress, total: order.count)
+        let outcomes = try StepScheduler<Judge.Outcome>(inputs: inputs)
+            .run(workers: ProcessInfo.processInfo.activeProcessorCount, progress: { report.done($0) }) { try judge.step($0, $1) }
         var accepted: Accepted = [:]
         var steps: [String: StepReport] = [:]
         accepted.reserveCapacity(order.count)
         steps.reserveCapacity(order.count)
-        // A step depends only on its inputs' accepted outputs, so the steps of one level (all
-        // inputs in lower levels) are judged in parallel; the result does not depend on scheduling.
-        var done = 0
-        for level in Self.levels(order, derivations) {
-            let judged: [(StepReport, [String: [Realisation]]?)]
-            do {  // `judge` ends here, so `accepted` is updated in place below, not copied
-                let judge = Judge(verifier: self, derivations: derivations, accepted: accepted, index: index)
-                judged = try Self.parallelMap(level) { path in try judge.step(path) }
-            }
-            for (path, (step, realisations)) in zip(level, judged) {
-                steps[path] = step
-                if let realisations { accepted[path] = realisations }
-            }
-            done += level.count
-            progress?(done, order.count)
+        for (path, (step, realisations)) in zip(order, outcomes) {
+            steps[path] = step
+            if let realisations { accepted[path] = realisations }
         }
-        return try report(target: target, wantedOutputs: wantedOutputs, order: order, derivations: derivations, steps: steps, accepted: accepted)
+        return try self.report(target: target, wantedOutputs: wantedOutputs, order: order, derivations: derivations, steps: steps, accepted: accepted)
     }
 
-    /// One level's view for parallel judging. `step` reads only the policy, the store directory
-    /// and these immutable values, never the (non-Sendable) loader: hence the unchecked Sendable.
+    /// What judging a step needs. `step` reads only the policy, the store directory and these
+    /// immutable values, never the (non-Sendable) loader: hence the unchecked Sendable.
     struct Judge: @unchecked Sendable {
+        typealias Outcome = (StepReport, [String: [Realisation]]?)
         let verifier: Verifier
         let derivations: [String: Derivation]
-        let accepted: Accepted
+        let order: [String]
+        let inputs: [[Int]]
         let index: EvidenceIndex
-        func step(_ path: String) throws -> (StepReport, [String: [Realisation]]?) {
-            try verifier.step(path, derivations[path]!, accepted: accepted, index: index)
+
+        /// Step `i`, given its inputs' outcomes (in `inputs[i]` order).
+        func step(_ i: Int, _ given: [Outcome]) throws -> Outcome {
+            var accepted: Accepted = [:]
+            for (input, outcome) in zip(inputs[i], given) { accepted[order[input]] = outcome.1 }
+            return try verifier.step(order[i], derivations[order[i]]!, accepted: accepted, index: index)
         }
     }
 
-    /// `order` (inputs first) grouped by depth: a step's inputs are all in earlier groups.
-    static func levels(_ order: [String], _ derivations: [String: Derivation]) -> [[String]] {
-        var depth: [String: Int] = [:]
-        var levels: [[String]] = []
-        for path in order {
-            let d = derivations[path]!.inputDrvs.keys.reduce(0) { max($0, depth[$1]! + 1) }
-            depth[path] = d
-            if d == levels.count { levels.append([]) }
-            levels[d].append(path)
-        }
-        return levels
+    /// The caller's progress callback, called from the scheduler's workers one at a time.
+    final class Report: @unchecked Sendable {
+        let callback: ((Int, Int) -> Void)?
+        let total: Int
+        init(_ callback: ((Int, Int) -> Void)?, total: Int) { self.callback = callback; self.total = total }
+        func done(_ count: Int) { callback?(count, total) }
     }
 
     /// The closure of `target`, inputs first.

@@ -3,7 +3,7 @@ import VouchTrace
 import VouchVerify
 import XCTest
 
-/// Steps of one level are judged in parallel: the report must be the same every time.
+/// Steps are judged in parallel as their inputs complete: the report must be the same every time.
 final class LargeClosureTests: XCTestCase {
     /// 8 levels of 40 steps (every fifth floating CA, every seventh with a `dev` output), each
     /// using three steps of the level below, and a root using the top level: 321 steps.
