@@ -58,9 +58,9 @@ public struct Verifier {
         for (i, path) in order.enumerated() { position[path] = i }
         let inputs = order.map { derivations[$0]!.inputDrvs.keys.map { position[$0]! } }
         let judge = Judge(verifier: self, derivations: derivations, order: order, inputs: inputs, index: index)
-        let report = Report(progress, total: order.count)
+        let reporter = ProgressReporter(progress, total: order.count)
         let outcomes = try StepScheduler<Judge.Outcome>(inputs: inputs)
-            .run(workers: ProcessInfo.processInfo.activeProcessorCount, progress: { report.done($0) }) { try judge.step($0, $1) }
+            .run(workers: ProcessInfo.processInfo.activeProcessorCount, progress: { reporter.done($0) }) { try judge.step($0, $1) }
         var accepted: Accepted = [:]
         var steps: [String: StepReport] = [:]
         accepted.reserveCapacity(order.count)
@@ -69,7 +69,7 @@ public struct Verifier {
             steps[path] = step
             if let realisations { accepted[path] = realisations }
         }
-        return try self.report(target: target, wantedOutputs: wantedOutputs, order: order, derivations: derivations, steps: steps, accepted: accepted)
+        return try report(target: target, wantedOutputs: wantedOutputs, order: order, derivations: derivations, steps: steps, accepted: accepted)
     }
 
     /// What judging a step needs. `step` reads only the policy, the store directory and these
@@ -91,7 +91,7 @@ public struct Verifier {
     }
 
     /// The caller's progress callback, called from the scheduler's workers one at a time.
-    final class Report: @unchecked Sendable {
+    final class ProgressReporter: @unchecked Sendable {
         let callback: ((Int, Int) -> Void)?
         let total: Int
         init(_ callback: ((Int, Int) -> Void)?, total: Int) { self.callback = callback; self.total = total }

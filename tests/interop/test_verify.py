@@ -186,3 +186,15 @@ def test_bad_policy_is_exit_2(vb, tmp_path):
     r = _verify(vb, vb.drv["iaB"], vb.traces_a, vb.traces_b, policy=p)
     assert r.returncode == 2, describe(r)
     assert "unknown key 'mallory'" in r.stderr.decode() and str(p) in r.stderr.decode(), describe(r)
+
+
+def test_missing_input_derivation_is_exit_2(vb, tmp_path):
+    """The closure is loaded on all cores; an input .drv that is nowhere is a clear input error."""
+    top, dep = Path(vb.drv["iaB"]), Path(vb.drv["iaA"])
+    missing = f"{dep.parent}/{'0' * 32}-{dep.name[33:]}"
+    copy = tmp_path / top.name
+    copy.write_text(top.read_text().replace(str(dep), missing))
+    r = _verify(vb, str(copy), vb.traces_a, vb.traces_b)
+    assert r.returncode == 2, describe(r)
+    err = r.stderr.decode()
+    assert missing in err and "not found" in err and len(err.strip().splitlines()) == 1, describe(r)

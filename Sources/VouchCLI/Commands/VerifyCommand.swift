@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Dispatch
 import NixFormats
 import VouchTrace
@@ -112,13 +113,15 @@ struct VerifyCommand: AsyncParsableCommand {
         private let group = DispatchGroup()
         private var result: Result<[String: Derivation], any Error>?
 
-        /// Starts loading; `wait()` returns its result. Called at most once.
+        /// Starts loading; `wait()` returns its result. Called at most once. On a thread of its own:
+        /// run from GCD's global queue, the load was measured to stall for long stretches (a second
+        /// and more) while the trace files kept the cores busy.
         func start(root: String, known: [String: Derivation], files: DerivationFiles) {
             group.enter()
-            DispatchQueue.global().async {
+            Thread {
                 self.result = Result { try files.closure(of: root, known: known) }
                 self.group.leave()
-            }
+            }.start()
         }
 
         func wait() throws -> [String: Derivation] {

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import NixFormats
 
 /// Reads `.drv` files given on the command line and their input derivations from the same
@@ -51,23 +52,14 @@ struct DerivationFiles {
     }
 
     /// Every derivation reachable from `root` through input derivations, `known` ones taken as
-    /// given. Each frontier of not-yet-loaded inputs is read and parsed on all cores.
+    /// given, read and parsed on all cores (each as soon as a loaded derivation names it). If any
+    /// cannot be loaded, the error of the first such path in byte order is thrown.
     func closure(of root: String, known: [String: Derivation]) throws -> [String: Derivation] {
-        var loaded: [String: Derivation] = [:]
-        var frontier = [root]
-        while !frontier.isEmpty {
-            let missing = frontier.filter { known[$0] == nil }
-            let slots = ParallelSlots<Derivation>(count: missing.count)
-            DispatchQueue.concurrentPerform(iterations: missing.count) { i in slots.set(i, Result { try self.read(storePath: missing[i]) }) }
-            for (i, path) in missing.enumerated() { loaded[path] = try slots.get(i) }
-            for path in frontier where known[path] != nil { loaded[path] = known[path] }
-            var next: Set<String> = []
-            for path in frontier {
-                for input in loaded[path]!.inputDrvs.keys where loaded[input] == nil { next.insert(input) }
-            }
-            frontier = next.sorted()
+        let walk = ClosureWalk(root: root)
+        DispatchQueue.concurrentPerform(iterations: max(1, ProcessInfo.processInfo.activeProcessorCount)) { _ in
+            walk.work { path in try known[path] ?? self.read(storePath: path) }
         }
-        return loaded
+        return try walk.result()
     }
 
     /// A hasher that loads inputs through this reader. Uses a reference box so the loader can mutate the cache.
@@ -76,14 +68,50 @@ struct DerivationFiles {
     }
 }
 
-/// One result per slot, each written by exactly one worker of a `concurrentPerform` and read only
-/// after it returns: that happens-before edge is why the unchecked Sendable is sound.
-final class ParallelSlots<T>: @unchecked Sendable {
-    private let results: UnsafeMutableBufferPointer<Result<T, any Error>?>
-    init(count: Int) { results = .allocate(capacity: count); results.initialize(repeating: nil) }
-    deinit { results.deinitialize().deallocate() }
-    func set(_ i: Int, _ result: Result<T, any Error>) { results[i] = result }
-    func get(_ i: Int) throws -> T { try results[i]!.get() }
+/// The shared state of a parallel closure load; every field is guarded by `condition`, which is
+/// why the unchecked Sendable is sound.
+final class ClosureWalk: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [String]
+    private var seen: Set<String>
+    private var loaded: [String: Derivation] = [:]
+    private var failures: [String: any Error] = [:]
+    private var inFlight = 0
+
+    init(root: String) {
+        queue = [root]
+        seen = [root]
+    }
+
+    /// Loads queued paths until none is queued or in flight; queues each loaded one's new inputs.
+    func work(_ load: (String) throws -> Derivation) {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            while queue.isEmpty && inFlight > 0 { condition.wait() }
+            guard let path = queue.popLast() else { return }
+            inFlight += 1
+            condition.unlock()
+            let result = Result { try load(path) }
+            condition.lock()
+            inFlight -= 1
+            switch result {
+            case .success(let drv):
+                loaded[path] = drv
+                for input in drv.inputDrvs.keys where seen.insert(input).inserted { queue.append(input) }
+            case .failure(let error):
+                failures[path] = error
+            }
+            condition.broadcast()
+        }
+    }
+
+    func result() throws -> [String: Derivation] {
+        condition.lock()
+        defer { condition.unlock() }
+        if let first = failures.keys.min(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { throw failures[first]! }
+        return loaded
+    }
 }
 
 /// A mutable reference used to let a loader closure share the file cache (single-threaded CLI use).
