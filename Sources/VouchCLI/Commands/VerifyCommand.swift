@@ -95,7 +95,7 @@ struct VerifyCommand: AsyncParsableCommand {
         // A Vouch server's bulk query has no laut traces it stores (they name only a hash part):
         // it is asked for the resolved derivations of steps that still fail.
         var asked: Set<String> = clients.isEmpty ? [] : Set(derivations.keys)
-        while try await evidence.fetchResolved(of: report, from: lautCaches, failingFrom: vouchCaches, asked: &asked, storeDir: store.storeDir) {
+        while !clients.isEmpty, try await evidence.fetchResolved(of: report, from: lautCaches, failingFrom: vouchCaches, asked: &asked, storeDir: store.storeDir) {
             report = try verify(evidence)
         }
         if json {
