@@ -38,7 +38,7 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
 
     /// Random keys and messages (0…5000 bytes): valid signatures, then each mutated.
     func testDifferentialOnRandomSignatures() throws {
-        var rng = SplitMix(state: 0x8032)
+        var rng = SplitMix64(seed: 0x8032)
         var check = Differential()
         for _ in 0..<12 {
             let seed = rng.bytes(32)
@@ -73,7 +73,7 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
     /// either sign bit) and random bytes, under signatures whose [S]B is known: such a key accepts
     /// R = [S]B exactly when [k]A is the identity.
     func testDifferentialOnSmallOrderAndNonCanonicalKeys() throws {
-        var rng = SplitMix(state: 25519)
+        var rng = SplitMix64(seed: 25519)
         var keys = Self.smallOrderPoints.map(hex)
         keys += [hex("0100000000000000000000000000000000000000000000000000000000000080"),  // identity, x = 0 signed
                  hex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")]  // order 2, x = 0 signed
@@ -189,18 +189,6 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
         }
     }
 
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
-    }
-
     /// L = 2^252 + 27742317777372353535851937790883648493, little-endian.
     static let groupOrder = hex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
     static let basePoint = hex("5866666666666666666666666666666666666666666666666666666666666666")
@@ -296,4 +284,8 @@ private func secretScalar(_ seed: [UInt8]) -> [UInt8] {
         }
     }
     return a
+}
+
+extension SplitMix64 {
+    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
 }

@@ -42,7 +42,7 @@ final class NARRestorerTests: XCTestCase {
 
     // MARK: Round trips
 
-    func randomName(_ generator: inout NARSplitMix64) -> [UInt8] {
+    func randomName(_ generator: inout SplitMix64) -> [UInt8] {
         let alphabet = Array("abcXYZ019._-+= ".utf8) + [0xC3, 0xA9, 0x01, 0xFF, 0x7F]
         while true {
             let name = (0 ..< Int.random(in: 1 ... 12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
@@ -50,7 +50,7 @@ final class NARRestorerTests: XCTestCase {
         }
     }
 
-    func randomTree(_ generator: inout NARSplitMix64, depth: Int) -> NARTestNode {
+    func randomTree(_ generator: inout SplitMix64, depth: Int) -> NARTestNode {
         let roll = Int.random(in: 0 ..< 10, using: &generator)
         if depth < 4 && roll < 4 {
             var names = Set<[UInt8]>()
@@ -69,7 +69,7 @@ final class NARRestorerTests: XCTestCase {
     func testRandomTreesRoundTrip() throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["NAR_TEST_SEED"] ?? "") ?? UInt64.random(in: 0 ... UInt64.max)
         print("NARRestorerTests.testRandomTreesRoundTrip seed: \(seed) (rerun with NAR_TEST_SEED=\(seed))")
-        var generator = NARSplitMix64(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let temp = try NARTemporaryDirectory()
         for index in 0 ..< 40 {
             var tree = randomTree(&generator, depth: 0)

@@ -130,7 +130,7 @@ final class NARWriterTests: XCTestCase {
 
     func testLargeFileSpanningBuffersHashesLikeItsDump() throws {
         let temp = try NARTemporaryDirectory()
-        var generator = NARSplitMix64(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let big = (0 ..< (3 << 20) + 5).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
         try narMaterialise(.directory([("big", .file(big)), ("small", .file("s"))]), at: temp.path + "/tree")
         let dumped = try NAR.dump(path: temp.path + "/tree")
