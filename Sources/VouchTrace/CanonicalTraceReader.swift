@@ -85,12 +85,10 @@ struct CanonicalTraceReader {
             let base = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<span.upperBound])
             // With the store directory checked, the absolute path bytes determine the value.
             guard let cache else { return parseBase(base) }
-            var hasher = Hasher()
-            hasher.combine(bytes: UnsafeRawBufferPointer(base))
-            let key = hasher.finalize()
-            for known in cache.paths[key] ?? [] where known.storeDir == storeDir && Self.isBaseName(base, of: known) { return known }
+            let key = cache.paths.key(UnsafeRawBufferPointer(base))
+            if let known = cache.paths.first(key, where: { $0.storeDir == storeDir && Self.isBaseName(base, of: $0) }) { return known }
             let parsed = parseBase(base)
-            if let parsed { cache.paths[key, default: []].append(parsed) }
+            if let parsed { cache.paths.insert(parsed, key) }
             return parsed
         }
         func parseBase(_ base: UnsafeBufferPointer<UInt8>) -> StorePath? {
@@ -256,12 +254,10 @@ struct CanonicalTraceReader {
         guard let span = plainString(), span.count == 64 else { return nil }
         guard let cache else { return sha256(span) }
         let hex = UnsafeBufferPointer(rebasing: bytes[span])
-        var hasher = Hasher()
-        hasher.combine(bytes: UnsafeRawBufferPointer(hex))
-        let key = hasher.finalize()
-        for known in cache.hashes[key] ?? [] where Self.isHex(hex, of: known.bytes) { return known }
+        let key = cache.hashes.key(UnsafeRawBufferPointer(hex))
+        if let known = cache.hashes.first(key, where: { Self.isHex(hex, of: $0.bytes) }) { return known }
         let parsed = sha256(span)
-        if let parsed { cache.hashes[key, default: []].append(parsed) }
+        if let parsed { cache.hashes.insert(parsed, key) }
         return parsed
     }
 
@@ -382,10 +378,69 @@ struct CanonicalTraceReader {
 /// Store paths and hashes already read by one reader, so the many traces that name the same
 /// input share one copy (less memory, less parsing). Not thread-safe: one per worker.
 public final class TraceValueCache {
-    /// By hash of the base name / of the hex digits; collisions are compared in full.
-    var paths: [Int: [StorePath]] = [:]
-    var hashes: [Int: [NixHash]] = [:]
+    /// By the text they were read from (base name / hex digits).
+    var paths = ValueTable<StorePath>()
+    var hashes = ValueTable<NixHash>()
     /// Builder keys by `runDetails.builder.id`.
     var keys: [String: NixPublicKey] = [:]
     public init() {}
+}
+
+/// Values found by a hash of the text they were read from: open addressing, linear probing.
+/// The hash is seeded per table, so input cannot be crafted to make its values collide.
+/// Lookups compare candidates in full; equal keys are only a hint.
+struct ValueTable<Value> {
+    private var slots = [Int32](repeating: -1, count: 1024)
+    private var keys: [UInt64] = []
+    private var values: [Value] = []
+    private let seed = UInt64.random(in: .min ... .max) | 1
+
+    /// The key of `text`: a multiply-mix hash of its bytes, 8 at a time.
+    func key(_ text: UnsafeRawBufferPointer) -> UInt64 {
+        var h = seed ^ UInt64(text.count)
+        var i = 0
+        while i + 8 <= text.count {
+            h = Self.mix(h ^ text.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        var tail: UInt64 = 0
+        while i < text.count { tail = tail << 8 | UInt64(text[i]); i += 1 }
+        return Self.mix(h ^ tail)
+    }
+
+    private static func mix(_ x: UInt64) -> UInt64 {
+        let product = x.multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15)
+        return product.high ^ product.low
+    }
+
+    /// The first value stored under `key` that `matches`.
+    func first(_ key: UInt64, where matches: (Value) -> Bool) -> Value? {
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: key) & mask
+        while true {
+            let index = Int(slots[slot])
+            if index < 0 { return nil }
+            if keys[index] == key && matches(values[index]) { return values[index] }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    mutating func insert(_ value: Value, _ key: UInt64) {
+        if (values.count + 1) * 2 > slots.count { grow() }
+        place(Int32(values.count), key)
+        keys.append(key)
+        values.append(value)
+    }
+
+    private mutating func place(_ index: Int32, _ key: UInt64) {
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: key) & mask
+        while slots[slot] >= 0 { slot = (slot + 1) & mask }
+        slots[slot] = index
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        for (index, key) in keys.enumerated() { place(Int32(index), key) }
+    }
 }

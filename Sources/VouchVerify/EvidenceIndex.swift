@@ -20,8 +20,10 @@ struct EvidenceIndex: @unchecked Sendable {
         self.policy = policy
         trustedKeys = policy.publicKeys
         preparedKeys = trustedKeys.compactMap { key in Ed25519VerifyingKey(key).map { (key, $0) } }
-        for (index, signed) in evidence.traces.enumerated() { byDerivation[signed.trace.derivation.absolute, default: []].append(index) }
-        for (index, laut) in evidence.lautTraces.enumerated() { lautByHash[laut.resolvedDerivationHash, default: []].append(index) }
+        // By index: iterating the traces would copy (retain) every field of each.
+        byDerivation.reserveCapacity(evidence.traces.count)
+        for i in evidence.traces.indices { byDerivation[evidence.traces[i].trace.derivation.absolute, default: []].append(i) }
+        for i in evidence.lautTraces.indices { lautByHash[evidence.lautTraces[i].resolvedDerivationHash, default: []].append(i) }
         var narinfos: [StorePath: [NARInfo]] = [:]
         for info in evidence.narinfos { narinfos[info.storePath, default: []].append(info) }
         narinfoByPath = narinfos

@@ -5,20 +5,29 @@ import VouchTrace
 struct ExpectedStep {
     /// The derivation the builder actually built (resolved one for resolvable steps).
     var builtPath: String
+    /// ``builtPath`` parsed.
+    var built: StorePath
     /// Hash part of ``builtPath`` (what a laut trace names).
     var builtHashPart: String
     /// The derivation's `system`; a trace for another system is not evidence for it.
     var system: String = ""
     /// For resolvable steps, the resolved path an unresolved entry must name.
-    var resolvedPath: String?
-    var outputNames: Set<String>
-    /// Output paths fixed in advance (nil for floating outputs).
-    var outputPaths: [String: StorePath]
-    /// Exact input set, each with the NAR hashes accepted for it (nil: any, for self-certifying paths).
-    var inputs: [StorePath: Set<NixHash>?]
+    var resolved: StorePath?
+    /// The derivation's output names, in byte order.
+    var outputNames: [String]
+    /// Output paths fixed in advance (floating outputs have none).
+    var outputPaths: [(name: String, path: StorePath)]
+    /// Exact input set, each with the distinct NAR hashes accepted for it (nil: any, for
+    /// self-certifying paths).
+    var inputs: [StorePath: [NixHash]?]
     /// A laut trace (no resolution record) can close this step: the built derivation is floating
     /// content-addressed — what laut signs — and each input has one accepted content.
     var closableWithoutRecord: Bool
+
+    /// The path the derivation fixes for output `name`, if any.
+    func fixedPath(_ name: String) -> StorePath? {
+        outputPaths.first { $0.name == name }?.path
+    }
 }
 
 extension Verifier {
@@ -27,20 +36,22 @@ extension Verifier {
     }
 
     func staticExpectation(_ drv: Derivation, path: String, accepted: Accepted, floating kind: Derivation.Kind) throws -> ExpectedStep {
-        var inputs: [StorePath: Set<NixHash>?] = [:]
+        var inputs: [StorePath: [NixHash]?] = [:]
+        inputs.reserveCapacity(drv.inputSrcs.count + drv.inputDrvs.count)
         for src in drv.inputSrcs { inputs[try StorePath(absolutePath: src, storeDir: storeDir)] = .some(nil) }
         for (input, outs) in drv.inputDrvs {
             for o in outs {
                 for r in accepted[input]?[o] ?? [] { inputs[r.path] = Self.merge(inputs[r.path], r.narHash) }
             }
         }
-        var outputPaths: [String: StorePath] = [:]
-        for (name, o) in drv.outputs where !o.path.isEmpty { outputPaths[name] = try StorePath(absolutePath: o.path, storeDir: storeDir) }
-        var resolved: String?
+        var outputPaths: [(name: String, path: StorePath)] = []
+        for (name, o) in drv.outputs where !o.path.isEmpty { outputPaths.append((name, try StorePath(absolutePath: o.path, storeDir: storeDir))) }
+        let built = try StorePath(absolutePath: path, storeDir: storeDir)
+        var resolved: StorePath?
         var floating = false
-        if case .floatingContentAddressed = kind { resolved = path; floating = drv.inputDrvs.isEmpty }
-        return ExpectedStep(builtPath: path, builtHashPart: Self.hashPart(path, storeDir: storeDir), system: drv.platform.string, resolvedPath: resolved,
-                            outputNames: Set(drv.outputNames), outputPaths: outputPaths, inputs: inputs, closableWithoutRecord: floating)
+        if case .floatingContentAddressed = kind { resolved = built; floating = drv.inputDrvs.isEmpty }
+        return ExpectedStep(builtPath: path, built: built, builtHashPart: built.hashPart, system: drv.platform.string, resolved: resolved,
+                            outputNames: drv.outputNames.sorted(), outputPaths: outputPaths, inputs: inputs, closableWithoutRecord: floating)
     }
 
     /// Resolves `drv` with the input paths an unresolved entry recorded (annotated by input
@@ -100,7 +111,7 @@ extension Verifier {
         } catch {
             return .failure(.init(reason: "cannot resolve: \(error)"))
         }
-        var inputs: [StorePath: Set<NixHash>?] = [:]
+        var inputs: [StorePath: [NixHash]?] = [:]
         for src in resolved.inputSrcs {
             guard let sp = try? StorePath(absolutePath: src, storeDir: storeDir) else { continue }
             inputs[sp] = .some(nil)
@@ -109,9 +120,9 @@ extension Verifier {
             inputs[path] = nil
             for r in accepted[key.drvPath]?[key.output] ?? [] where r.path == path { inputs[path] = Self.merge(inputs[path], r.narHash) }
         }
-        var outputPaths: [String: StorePath] = [:]
+        var outputPaths: [(name: String, path: StorePath)] = []
         for (name, o) in resolved.outputs where !o.path.isEmpty {
-            if let sp = try? StorePath(absolutePath: o.path, storeDir: storeDir) { outputPaths[name] = sp }
+            if let sp = try? StorePath(absolutePath: o.path, storeDir: storeDir) { outputPaths.append((name, sp)) }
         }
         var floating = false
         if case .floatingContentAddressed = kind { floating = true }
@@ -122,44 +133,58 @@ extension Verifier {
             case .none: false
             }
         }
-        return .success(ExpectedStep(builtPath: resolvedPath.absolute, builtHashPart: resolvedPath.hashPart, system: resolved.platform.string,
-                                     resolvedPath: resolvedPath.absolute, outputNames: Set(resolved.outputNames),
+        return .success(ExpectedStep(builtPath: resolvedPath.absolute, built: resolvedPath, builtHashPart: resolvedPath.hashPart, system: resolved.platform.string,
+                                     resolved: resolvedPath, outputNames: resolved.outputNames.sorted(),
                                      outputPaths: outputPaths, inputs: inputs, closableWithoutRecord: floating && unambiguous))
     }
 
     /// Checks an entry against what its step must say.
     func check(_ trace: BuildTrace, against expected: ExpectedStep) -> Result<Void, PolicyRejection> {
-        let derivation = trace.derivation.absolute
-        if derivation != expected.builtPath, let resolved = expected.resolvedPath, trace.resolvedDerivation?.absolute != resolved {
+        let isBuilt = trace.derivation == expected.built
+        if !isBuilt, let resolved = expected.resolved, trace.resolvedDerivation != resolved {
             return .failure(.init(reason: "it names resolution \(trace.resolvedDerivation?.absolute ?? "none"), but its inputs resolve to \(resolved)"))
         }
-        if derivation == expected.builtPath, let resolved = expected.resolvedPath, let claimed = trace.resolvedDerivation, claimed.absolute != resolved {
+        if isBuilt, let resolved = expected.resolved, let claimed = trace.resolvedDerivation, claimed != resolved {
             return .failure(.init(reason: "it names resolution \(claimed.absolute), expected \(resolved)"))
         }
         guard trace.system == expected.system else {
             return .failure(.init(reason: "its system \(trace.system) is not the derivation's (\(expected.system))"))
         }
-        guard trace.outputs.count == expected.outputNames.count, trace.outputs.allSatisfy({ expected.outputNames.contains($0.name) }) else {
+        // Outputs and inputs are read in place: copying an element would retain each of its fields.
+        let outputsMatch = trace.outputs.count == expected.outputNames.count && trace.outputs.withUnsafeBufferPointer { outputs in
+            outputs.indices.allSatisfy { expected.outputNames.contains(outputs[$0].name) }
+        }
+        guard outputsMatch else {
             return .failure(.init(reason: "its outputs {\(trace.outputs.map(\.name).sorted().joined(separator: ", "))} are not the derivation's"))
         }
-        for output in trace.outputs {
-            if let fixed = expected.outputPaths[output.name], fixed != output.path {
-                return .failure(.init(reason: "it claims output \(output.name) at \(output.path), the derivation fixes \(fixed)"))
+        for k in trace.outputs.indices {
+            if let fixed = expected.fixedPath(trace.outputs[k].name), fixed != trace.outputs[k].path {
+                return .failure(.init(reason: "it claims output \(trace.outputs[k].name) at \(trace.outputs[k].path), the derivation fixes \(fixed)"))
             }
         }
         // Recorded inputs are distinct (the trace parser refuses repeats), so equal counts and
-        // inclusion mean equal sets.
-        guard trace.inputs.count == expected.inputs.count, trace.inputs.allSatisfy({ expected.inputs[$0.path] != nil }) else {
+        // inclusion mean equal sets. A wrong set is reported before a wrong NAR hash.
+        var inputsMatch = trace.inputs.count == expected.inputs.count
+        var unaccepted: Int?
+        trace.inputs.withUnsafeBufferPointer { recorded in
+            for k in recorded.indices where inputsMatch {
+                switch expected.inputs[recorded[k].path] {
+                case .none: inputsMatch = false
+                case .some(.some(let allowed)) where unaccepted == nil && !allowed.contains(recorded[k].narHash): unaccepted = k
+                default: break
+                }
+            }
+        }
+        guard inputsMatch else {
             let recorded = Set(trace.inputs.map(\.path))
             let extra = recorded.subtracting(expected.inputs.keys).map(\.absolute).sorted()
             let missing = Set(expected.inputs.keys).subtracting(recorded).map(\.absolute).sorted()
             return .failure(.init(reason: "its resolution record is not the step's inputs" + (extra.isEmpty ? "" : "; extra: \(extra.joined(separator: " "))")
                 + (missing.isEmpty ? "" : "; missing: \(missing.joined(separator: " "))")))
         }
-        for input in trace.inputs {
-            if case .some(.some(let allowed)) = expected.inputs[input.path], !allowed.contains(input.narHash) {
-                return .failure(.init(reason: "it used \(input.path) with NAR hash \(input.narHash.encoded(.nix32)), which no accepted build of that input produced"))
-            }
+        if let k = unaccepted {
+            let input = trace.inputs[k]
+            return .failure(.init(reason: "it used \(input.path) with NAR hash \(input.narHash.encoded(.nix32)), which no accepted build of that input produced"))
         }
         return .success(())
     }
@@ -171,11 +196,11 @@ extension Verifier {
         guard expected.closableWithoutRecord else {
             return .failure(.init(reason: "a laut trace has no resolution record; it counts only for a content-addressed build whose inputs each have one accepted content"))
         }
-        guard Set(laut.outputs.keys) == expected.outputNames else {
+        guard laut.outputs.keys.sorted() == expected.outputNames else {
             return .failure(.init(reason: "its outputs {\(laut.outputs.keys.sorted().joined(separator: ", "))} are not the derivation's"))
         }
         for (name, output) in laut.outputs.sorted(by: { $0.key < $1.key }) {
-            if let fixed = expected.outputPaths[name], fixed != output.path {
+            if let fixed = expected.fixedPath(name), fixed != output.path {
                 return .failure(.init(reason: "it claims output \(name) at \(output.path), the derivation fixes \(fixed)"))
             }
             guard output.path.storeDir == storeDir else {
@@ -186,12 +211,12 @@ extension Verifier {
     }
 
     /// Adds an accepted hash for a path; a path accepted by path alone (nil hash) accepts any.
-    static func merge(_ existing: Set<NixHash>??, _ hash: NixHash?) -> Set<NixHash>? {
+    static func merge(_ existing: [NixHash]??, _ hash: NixHash?) -> [NixHash]? {
         guard let hash else { return nil }
         switch existing {
         case .none: return [hash]
         case .some(.none): return nil
-        case .some(.some(let set)): return set.union([hash])
+        case .some(.some(let hashes)): return hashes.contains(hash) ? hashes : hashes + [hash]
         }
     }
 }

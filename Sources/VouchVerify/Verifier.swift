@@ -49,8 +49,8 @@ public struct Verifier {
 
     public func verify(target: String, wantedOutputs: Set<String>? = nil, evidence: Evidence,
                        progress: ((Int, Int) -> Void)? = nil) throws -> VerificationReport {
-        let (derivations, order) = try closure(of: target)
-        let index = EvidenceIndex(evidence, policy: policy)
+        // The evidence index does not depend on the closure: both are built at once.
+        let ((derivations, order), index) = try Self.both({ try closure(of: target) }, { EvidenceIndex(evidence, policy: policy) })
         // A step depends only on its inputs' accepted outputs: steps are judged on all cores, each
         // once its inputs are, and given only their outcomes.
         var position: [String: Int] = [:]
@@ -200,10 +200,10 @@ public struct Verifier {
             let label: String
             switch entry {
             case .vouch(let i):
-                let trace = index.evidence.traces[i].trace
-                label = trace.builderKey.name
-                if case .failure(let why) = check(trace, against: expected) { rejections.append("\(label): \(why.reason)"); continue }
-                outputs = trace.outputs.map { ($0.name, $0.path, $0.narHash) }
+                // Read in place: a copy of the trace would retain each of its many fields.
+                label = index.evidence.traces[i].trace.builderKey.name
+                if case .failure(let why) = check(index.evidence.traces[i].trace, against: expected) { rejections.append("\(label): \(why.reason)"); continue }
+                outputs = index.evidence.traces[i].trace.outputs.map { ($0.name, $0.path, $0.narHash) }
             case .laut(let i):
                 let laut = index.evidence.lautTraces[i]
                 label = "laut trace \(laut.keyID ?? "without kid")"

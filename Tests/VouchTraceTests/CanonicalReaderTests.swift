@@ -1,5 +1,5 @@
 import NixFormats
-import VouchTrace
+@testable import VouchTrace
 import XCTest
 
 /// `SignedTrace(parsing:)` reads canonical envelopes on a fast path; it must give exactly what the
@@ -114,5 +114,22 @@ final class CanonicalReaderTests: XCTestCase {
         let envelope = DSSEEnvelope(payloadType: DSSEEnvelope.inTotoPayloadType, payload: Array(other.utf8))
         XCTAssertThrowsError(try SignedTrace(parsing: envelope.json, source: "t", cache: Self.cache))
         Self.assertSame(envelope.json)
+    }
+
+    /// The cache's table keeps finding every value after growing well past its first size, and
+    /// only under the text it was stored with.
+    func testValueTableFindsEveryValueAfterGrowing() {
+        var table = ValueTable<Int>()
+        func key(_ text: String) -> UInt64 { Array(text.utf8).withUnsafeBytes { table.key($0) } }
+        let texts = (0..<5_000).map { "/nix/store/\($0)-name" }
+        for (i, text) in texts.enumerated() { table.insert(i, key(text)) }
+        for (i, text) in texts.enumerated() {
+            XCTAssertEqual(table.first(key(text), where: { $0 == i }), i)
+            XCTAssertNil(table.first(key(text), where: { $0 == i + 1 }))
+        }
+        XCTAssertEqual(key("abc"), key("abc"))
+        XCTAssertNotEqual(key("abc"), key("abd"))
+        XCTAssertNotEqual(key("12345678a"), key("12345678b"), "the tail after the last full word counts")
+        XCTAssertNil(table.first(key("/nix/store/5000-name"), where: { _ in true }))
     }
 }

@@ -44,8 +44,13 @@ struct DerivationFiles {
         guard sp.isDerivation else { throw CLIError("input '\(path)' is not a .drv path") }
         var candidates = searchDirectories.map { "\($0)/\(sp.baseName)" }
         candidates.append(path)
-        for candidate in candidates where FileIO.exists(candidate) {
-            let bytes = try FileIO.read(path: candidate, limit: ATerm.maximumSize)
+        for candidate in candidates {
+            let bytes: [UInt8]
+            do {
+                bytes = try FileIO.read(path: candidate, limit: ATerm.maximumSize)
+            } catch let failure as POSIXFailure where failure.operation == "open" && failure.code == ENOENT {
+                continue
+            }
             return try Derivation(aterm: bytes, name: String(sp.name.dropLast(4)), source: candidate)
         }
         throw CLIError("input derivation \(path) not found beside the given files or in the store")

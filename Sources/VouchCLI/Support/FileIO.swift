@@ -19,7 +19,13 @@ enum FileIO {
     static let maximumFileSize = 1 << 30
 
     static func read(path: String, limit: Int = maximumFileSize) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        try read(name: path, in: AT_FDCWD, path: path, limit: limit)
+    }
+
+    /// Reads `name` relative to the open directory `directory` (`path` names the file in errors):
+    /// opening by a short name skips looking up the directory's path again for each file.
+    static func read(name: String, in directory: Int32, path: String, limit: Int = maximumFileSize) throws -> [UInt8] {
+        let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXFailure(path: path, operation: "open", code: errno) }
         defer { close(fd) }
         var info = stat()

@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import NixFormats
 import VouchTrace
 
@@ -12,55 +15,94 @@ enum TraceLoader {
         var failures: [any Error] = []
     }
 
-    /// One file's contents.
-    enum Item {
-        case envelope(SignedTrace)
-        case laut([LautTrace])
-    }
-
     static func load(traceFiles files: [String], storeDir: String = StorePath.defaultStoreDir) -> Loaded {
+        // A few interleaved shares per worker, each with its own cache of paths and hashes (traces
+        // share most of their inputs); interleaving keeps the shares even. Envelopes are parsed
+        // straight into their slot of `traces` (copying a trace would retain each of its many
+        // fields); the few other files are collected per share.
+        let shares = min(files.count, 8)
+        let isEnvelope = UnsafeMutableBufferPointer<Bool>.allocate(capacity: files.count)
+        isEnvelope.initialize(repeating: false)
+        defer { isEnvelope.deallocate() }
+        let others = UnsafeMutableBufferPointer<[(file: Int, result: Result<[LautTrace], any Error>)]>.allocate(capacity: shares)
+        others.initialize(repeating: [])
+        defer { others.deinitialize().deallocate() }
         var loaded = Loaded()
-        for result in parse(files, storeDir: storeDir) {
+        loaded.traces = [SignedTrace](unsafeUninitializedCapacity: files.count) { buffer, count in
+            let slots = Slots(traces: buffer, isEnvelope: isEnvelope, others: others)
+            DispatchQueue.concurrentPerform(iterations: shares) { share in
+                let cache = TraceValueCache()
+                var directories = OpenDirectories()
+                defer { directories.close() }
+                for i in stride(from: share, to: files.count, by: shares) {
+                    do {
+                        if let laut = try read(files[i], storeDir: storeDir, cache: cache, directories: &directories, into: slots.traces.baseAddress! + i) {
+                            slots.others[share].append((i, .success(laut)))
+                        } else {
+                            slots.isEnvelope[i] = true
+                        }
+                    } catch {
+                        slots.others[share].append((i, .failure(error)))
+                    }
+                }
+            }
+            // Close the gaps left by other files; moving a trace does not copy it.
+            var kept = 0
+            for i in 0..<files.count where isEnvelope[i] {
+                if kept != i { (buffer.baseAddress! + kept).moveInitialize(from: buffer.baseAddress! + i, count: 1) }
+                kept += 1
+            }
+            count = kept
+        }
+        for (_, result) in others.flatMap({ $0 }).sorted(by: { $0.file < $1.file }) {
             switch result {
-            case .success(.envelope(let signed)): loaded.traces.append(signed)
-            case .success(.laut(let traces)): loaded.lautTraces.append(contentsOf: traces)
+            case .success(let traces): loaded.lautTraces += traces
             case .failure(let error): loaded.failures.append(error)
             }
         }
         return loaded
     }
 
-    static func parse(_ files: [String], storeDir: String) -> [Result<Item, any Error>] {
-        var items = [Result<Item, any Error>?](repeating: nil, count: files.count)
-        // A few interleaved shares per worker, each with its own cache of paths and hashes (traces
-        // share most of their inputs); interleaving keeps the shares even.
-        let shares = min(files.count, 8)
-        items.withUnsafeMutableBufferPointer { buffer in
-            let base = Slots(buffer)
-            DispatchQueue.concurrentPerform(iterations: shares) { share in
-                let cache = TraceValueCache()
-                for i in stride(from: share, to: files.count, by: shares) {
-                    base.buffer[i] = Result { try item(path: files[i], storeDir: storeDir, cache: cache) }
-                }
-            }
-        }
-        return items.map { $0! }
-    }
-
-    /// Parses one file: as an envelope first (the common case), else as a laut trace file.
-    static func item(path: String, storeDir: String, cache: TraceValueCache? = nil) throws -> Item {
-        let bytes = try FileIO.read(path: path, limit: max(DSSEEnvelope.maximumSize, LautTrace.maximumSize))
+    /// Parses one file: an envelope (the common case) is initialized into `slot` and nil
+    /// returned; else the file must be a laut trace file, whose traces are returned.
+    static func read(_ path: String, storeDir: String, cache: TraceValueCache, directories: inout OpenDirectories,
+                     into slot: UnsafeMutablePointer<SignedTrace>) throws -> [LautTrace]? {
+        let bytes = try directories.read(path, limit: max(DSSEEnvelope.maximumSize, LautTrace.maximumSize))
         do {
-            return .envelope(try SignedTrace(parsing: bytes, source: path, cache: cache))
+            slot.initialize(to: try SignedTrace(parsing: bytes, source: path, cache: cache))
+            return nil
         } catch {
             guard let value = try? JSONValue(parsing: bytes), value["signatures"]?.array != nil, value["payload"] == nil else { throw error }
-            return .laut(try LautTrace.parseFile(bytes, source: path, storeDir: storeDir))
+            return try LautTrace.parseFile(bytes, source: path, storeDir: storeDir)
         }
     }
 
-    /// Each slot is written by exactly one worker and read after concurrentPerform returns.
+    /// Directories opened once, so each file is opened by its base name.
+    struct OpenDirectories {
+        private var open: [Substring: Int32] = [:]
+
+        mutating func read(_ path: String, limit: Int) throws -> [UInt8] {
+            guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return try FileIO.read(path: path, limit: limit) }
+            let directory = path[..<slash]
+            let fd: Int32
+            if let known = open[directory] {
+                fd = known
+            } else {
+                fd = Glibc.open(String(directory), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if fd < 0 { return try FileIO.read(path: path, limit: limit) }
+                open[directory] = fd
+            }
+            return try FileIO.read(name: String(path[path.index(after: slash)...]), in: fd, path: path, limit: limit)
+        }
+
+        func close() { for fd in open.values { _ = Glibc.close(fd) } }
+    }
+
+    /// Each slot is written by exactly one worker (`others` by share) and read after
+    /// concurrentPerform returns.
     struct Slots: @unchecked Sendable {
-        let buffer: UnsafeMutableBufferPointer<Result<Item, any Error>?>
-        init(_ buffer: UnsafeMutableBufferPointer<Result<Item, any Error>?>) { self.buffer = buffer }
+        let traces: UnsafeMutableBufferPointer<SignedTrace>
+        let isEnvelope: UnsafeMutableBufferPointer<Bool>
+        let others: UnsafeMutableBufferPointer<[(file: Int, result: Result<[LautTrace], any Error>)]>
     }
 }

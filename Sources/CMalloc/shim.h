@@ -1,0 +1,2 @@
+// glibc malloc tuning (mallopt); see VerifyCommand.
+#include <malloc.h>
