@@ -1,2 +1,3 @@
 import VouchCLI
+VouchCommand.prepareProcess()
 await VouchCommand.main()

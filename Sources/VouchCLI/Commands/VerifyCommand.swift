@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Dispatch
-import CMalloc
 import NixFormats
 import VouchTrace
 import VouchVerify
@@ -30,10 +29,6 @@ struct VerifyCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        // Loading a large closure allocates a few hundred MiB in many small blocks from several
-        // threads: growing malloc's heaps 64 MiB at a time instead of page by page saves one
-        // mprotect call per few pages (measured: 5% of a 10,000-step verification).
-        mallopt(M_TOP_PAD, 64 << 20)
         let policy = try Policy(toml: FileIO.readText(path: self.policy, limit: 1 << 20), source: self.policy)
         let files = Box(DerivationFiles(storeDir: store.storeDir))
         var graph: [String: Derivation] = [:]

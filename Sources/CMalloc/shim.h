@@ -1,2 +1,0 @@
-// glibc malloc tuning (mallopt); see VerifyCommand.
-#include <malloc.h>
