@@ -32,9 +32,9 @@ public enum JSONValue: Sendable, Hashable {
 
     func encode(into out: inout [UInt8]) {
         switch self {
-        case .null: out.append(contentsOf: Array("null".utf8))
-        case .bool(let b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
-        case .int(let i): out.append(contentsOf: Array(String(i).utf8))
+        case .null: Self.append("null", to: &out)
+        case .bool(let b): Self.append(b ? "true" : "false", to: &out)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
         case .string(let s): Self.encodeString(s, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -45,33 +45,55 @@ public enum JSONValue: Sendable, Hashable {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            for (index, member) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.encodeString(key, into: &out)
+                Self.encodeString(member.key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                members[key]!.encode(into: &out)
+                member.value.encode(into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Appends `string` quoted, escaping only what must be; runs without escapes are copied whole.
     static func encodeString(_ string: String, into out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [0x5c, 0x22])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5c, 0x5c])
-            case 0x08: out.append(contentsOf: Array("\\b".utf8))
-            case 0x0c: out.append(contentsOf: Array("\\f".utf8))
-            case 0x0a: out.append(contentsOf: Array("\\n".utf8))
-            case 0x0d: out.append(contentsOf: Array("\\r".utf8))
-            case 0x09: out.append(contentsOf: Array("\\t".utf8))
-            case 0..<0x20: out.append(contentsOf: Array("\\u00".utf8)); out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0xf)])
-            default: out.append(byte)
+        let copied: Void? = string.utf8.withContiguousStorageIfAvailable { utf8 in
+            var start = 0
+            for i in utf8.indices where utf8[i] < 0x20 || utf8[i] == UInt8(ascii: "\"") || utf8[i] == UInt8(ascii: "\\") {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i]))
+                escape(utf8[i], into: &out)
+                start = i + 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+        }
+        if copied == nil {
+            for byte in string.utf8 {
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { escape(byte, into: &out) } else { out.append(byte) }
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    private static func escape(_ byte: UInt8, into out: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "\""): append("\\\"", to: &out)
+        case UInt8(ascii: "\\"): append("\\\\", to: &out)
+        case 0x08: append("\\b", to: &out)
+        case 0x0c: append("\\f", to: &out)
+        case 0x0a: append("\\n", to: &out)
+        case 0x0d: append("\\r", to: &out)
+        case 0x09: append("\\t", to: &out)
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            append("\\u00", to: &out)
+            out.append(hex.utf8Start[Int(byte >> 4)])
+            out.append(hex.utf8Start[Int(byte & 0xf)])
+        }
     }
 }
 
