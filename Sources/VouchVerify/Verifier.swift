@@ -61,15 +61,9 @@ public struct Verifier {
         let reporter = ProgressReporter(progress, total: order.count)
         let outcomes = try StepScheduler<Judge.Outcome>(inputs: inputs)
             .run(workers: ProcessInfo.processInfo.activeProcessorCount, progress: { reporter.done($0) }) { try judge.step($0, $1) }
-        var accepted: Accepted = [:]
-        var steps: [String: StepReport] = [:]
-        accepted.reserveCapacity(order.count)
-        steps.reserveCapacity(order.count)
-        for (path, (step, realisations)) in zip(order, outcomes) {
-            steps[path] = step
-            if let realisations { accepted[path] = realisations }
-        }
-        return try report(target: target, wantedOutputs: wantedOutputs, order: order, derivations: derivations, steps: steps, accepted: accepted)
+        // The closure order ends with the target.
+        return try report(target: target, wantedOutputs: wantedOutputs, targetDrv: derivations[target]!,
+                          steps: outcomes.map(\.0), accepted: outcomes[order.count - 1].1)
     }
 
     /// What judging a step needs. `step` reads only the policy, the store directory and these
@@ -275,19 +269,20 @@ public struct Verifier {
     }
 
     /// The target: each wanted output needs one content the policy accepts on its own.
-    func report(target: String, wantedOutputs: Set<String>?, order: [String], derivations: [String: Derivation],
-                steps: [String: StepReport], accepted: Accepted) throws -> VerificationReport {
-        var report = VerificationReport(target: target, steps: order.map { steps[$0]! }, verified: false, reason: nil)
-        let targetDrv = derivations[target]!
+    /// `steps` in closure order, the target's last; `accepted`: the target's accepted outputs.
+    func report(target: String, wantedOutputs: Set<String>?, targetDrv: Derivation,
+                steps: [StepReport], accepted: [String: [Realisation]]?) throws -> VerificationReport {
+        var report = VerificationReport(target: target, steps: steps, verified: false, reason: nil)
+        let last = steps.count - 1
         let wanted = wantedOutputs ?? Set(targetDrv.outputNames)
         if let unknown = wanted.subtracting(targetDrv.outputNames).first {
             throw VerificationError(reason: "\(target) has no output '\(unknown)'")
         }
-        guard let outputs = accepted[target] else {
-            report.reason = steps[target]!.reason
+        guard let outputs = accepted else {
+            report.reason = steps[last].reason
             return report
         }
-        let targetStep = steps[target]!
+        let targetStep = steps[last]
         let targetRule: Policy.Rule
         if case .fixedOutput = try targetDrv.kind(), let fixed = policy.fixedOutputRule { targetRule = fixed } else { targetRule = policy.rule }
         var problems: [String] = []
@@ -305,10 +300,10 @@ public struct Verifier {
         }
         report.verified = problems.isEmpty
         report.reason = problems.isEmpty ? nil : problems.joined(separator: "; ")
-        if !problems.isEmpty, let i = report.steps.firstIndex(where: { $0.derivation == target }) {
-            report.steps[i].status = .failed
-            report.steps[i].reason = report.reason
-            report.steps[i].isLowestFailure = true
+        if !problems.isEmpty {
+            report.steps[last].status = .failed
+            report.steps[last].reason = report.reason
+            report.steps[last].isLowestFailure = true
         }
         return report
     }
