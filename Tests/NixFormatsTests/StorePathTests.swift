@@ -78,4 +78,23 @@ final class StorePathTests: XCTestCase {
         XCTAssertEqual(try StorePath.contentAddressed(name: "ca-a", address: caA, references: [], selfReference: true).absolute,
                        "/nix/store/b193iwr6dkzsls6snz82pc1jrrqmxl5k-ca-a")
     }
+
+    /// Paths order exactly as their absolute paths' bytes, across hash parts, names and store directories.
+    func testOrderIsTheByteOrderOfAbsolutePaths() throws {
+        var rng = SplitMix64(seed: 7)
+        let alphabet = Array("0123456789abcdfghijklmnpqrsvwxyz")
+        let names = ["a", "a-b", "a.b", "aa", "A", "z", "hello-1.0", "hello", "_x", "+y"]
+        var paths: [StorePath] = []
+        for k in 0..<300 {
+            // Few distinct hash parts, so equal ones (ordered by name) are common.
+            let hash = String((0..<32).map { i in i < 30 ? "0" : alphabet[Int(rng.next() % 3)] })
+            let dir = ["/nix/store", "/gnu/store", "/nix/store2"][k % 7 == 0 ? Int(rng.next() % 3) : 0]
+            paths.append(try StorePath(baseName: "\(hash)-\(names[Int(rng.next() % UInt64(names.count))])", storeDir: dir))
+        }
+        for a in paths.prefix(120) {
+            for b in paths.suffix(120) {
+                XCTAssertEqual(a < b, a.absolute.utf8.lexicographicallyPrecedes(b.absolute.utf8), "\(a) < \(b)")
+            }
+        }
+    }
 }

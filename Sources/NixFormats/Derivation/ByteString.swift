@@ -29,22 +29,41 @@ public struct ByteString: Sendable, Hashable, Comparable, CustomStringConvertibl
         return ByteString(current)
     }
 
+    /// `haystack` with each non-overlapping occurrence of `needle`, left to right, replaced; the
+    /// same array when there is none (the common case: most strings hold no placeholder).
     static func replace(_ needle: [UInt8], with replacement: [UInt8], in haystack: [UInt8]) -> [UInt8] {
-        guard haystack.count >= needle.count else { return haystack }
-        var output = [UInt8]()
-        output.reserveCapacity(haystack.count)
-        var index = 0
-        let first = needle[0]
-        while index < haystack.count {
-            if haystack[index] == first, index + needle.count <= haystack.count,
-               haystack[index..<(index + needle.count)].elementsEqual(needle) {
-                output.append(contentsOf: replacement)
-                index += needle.count
-            } else {
-                output.append(haystack[index])
-                index += 1
+        guard !needle.isEmpty, haystack.count >= needle.count else { return haystack }
+        return haystack.withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { n in
+                guard var match = firstMatch(n, in: h, from: 0) else { return haystack }
+                var output = [UInt8]()
+                output.reserveCapacity(h.count + max(0, replacement.count - n.count))
+                var copied = 0
+                while true {
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: h[copied..<match]))
+                    output.append(contentsOf: replacement)
+                    copied = match + n.count
+                    guard let next = firstMatch(n, in: h, from: copied) else { break }
+                    match = next
+                }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: h[copied...]))
+                return output
             }
         }
-        return output
+    }
+
+    /// The first index at or after `start` where `needle` (not empty) occurs in `haystack`.
+    private static func firstMatch(_ needle: UnsafeBufferPointer<UInt8>, in haystack: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        let first = needle[0]
+        var i = start
+        while i + needle.count <= haystack.count {
+            if haystack[i] == first {
+                var k = 1
+                while k < needle.count && haystack[i + k] == needle[k] { k += 1 }
+                if k == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
     }
 }

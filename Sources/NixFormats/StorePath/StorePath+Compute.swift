@@ -23,7 +23,10 @@ extension StorePath {
 
     private static func typeString(_ base: String, references: [StorePath], selfReference: Bool) -> String {
         var type = base
-        for reference in references.sorted() { type += ":" + reference.absolute }
+        for reference in references.sorted() {
+            type += ":"
+            type += reference.absolute
+        }
         if selfReference { type += ":self" }
         return type
     }

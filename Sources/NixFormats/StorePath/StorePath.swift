@@ -95,8 +95,12 @@ public struct StorePath: Sendable, Hashable, Comparable, CustomStringConvertible
     /// The hash part alone: equal paths have equal hash parts, and it is already a digest.
     public func hash(into hasher: inout Hasher) { hasher.combine(hashPart) }
 
+    /// Byte order of the absolute paths. Within one store directory that is the order of the
+    /// hash parts (all 32 characters), then of the names: no path needs to be built.
     public static func < (lhs: StorePath, rhs: StorePath) -> Bool {
-        lhs.absolute.utf8.lexicographicallyPrecedes(rhs.absolute.utf8)
+        guard lhs.storeDir == rhs.storeDir else { return lhs.absolute.utf8.lexicographicallyPrecedes(rhs.absolute.utf8) }
+        if lhs.hashPart != rhs.hashPart { return lhs.hashPart.utf8.lexicographicallyPrecedes(rhs.hashPart.utf8) }
+        return lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8)
     }
 }
 
