@@ -47,16 +47,25 @@ public struct Verifier {
         case laut(Int)
     }
 
+    /// Verifies the closure of `target`, loading its derivations through the verifier's loader.
     public func verify(target: String, wantedOutputs: Set<String>? = nil, evidence: Evidence,
                        progress: ((Int, Int) -> Void)? = nil) throws -> VerificationReport {
-        // The evidence index does not depend on the closure: both are built at once.
-        let ((derivations, order), index) = try Self.both({ try closure(of: target) }, { EvidenceIndex(evidence, policy: policy) })
+        try verify(closure: Closure(target: target, load: load), wantedOutputs: wantedOutputs, evidence: evidence, progress: progress)
+    }
+
+    /// Verifies an already loaded closure (the loader is not used).
+    public func verify(closure: Closure, wantedOutputs: Set<String>? = nil, evidence: Evidence,
+                       progress: ((Int, Int) -> Void)? = nil) throws -> VerificationReport {
+        let (target, derivations, order) = (closure.target, closure.derivations, closure.order)
         // A step depends only on its inputs' accepted outputs: steps are judged on all cores, each
-        // once its inputs are, and given only their outcomes.
-        var position: [String: Int] = [:]
-        position.reserveCapacity(order.count)
-        for (i, path) in order.enumerated() { position[path] = i }
-        let inputs = order.map { derivations[$0]!.inputDrvs.keys.map { position[$0]! } }
+        // once its inputs are, and given only their outcomes. The evidence index does not depend
+        // on the graph: both are built at once.
+        let (inputs, index) = try Self.both({ () -> [[Int]] in
+            var position: [String: Int] = [:]
+            position.reserveCapacity(order.count)
+            for (i, path) in order.enumerated() { position[path] = i }
+            return order.map { derivations[$0]!.inputDrvs.keys.map { position[$0]! } }
+        }, { EvidenceIndex(evidence, policy: policy) })
         let judge = Judge(verifier: self, derivations: derivations, order: order, inputs: inputs, index: index)
         let reporter = ProgressReporter(progress, total: order.count)
         let outcomes = try StepScheduler<Judge.Outcome>(inputs: inputs)
@@ -92,24 +101,36 @@ public struct Verifier {
         func done(_ count: Int) { callback?(count, total) }
     }
 
-    /// The closure of `target`, inputs first.
-    func closure(of target: String) throws -> ([String: Derivation], [String]) {
-        var derivations: [String: Derivation] = [:]
-        var order: [String] = []
-        var done: Set<String> = []
-        var stack: [(String, Bool)] = [(target, false)]
-        while let (path, expanded) = stack.popLast() {
-            if expanded {
-                if done.insert(path).inserted { order.append(path) }
-                continue
+    /// A derivation closure in the order the verifier judges it.
+    public struct Closure: Sendable {
+        public let target: String
+        /// Every derivation of the closure by absolute store path.
+        public let derivations: [String: Derivation]
+        /// Inputs before the steps that use them (depth first, inputs in reverse byte order
+        /// popped from a stack); the target last.
+        public let order: [String]
+
+        /// The closure of `target`, each derivation read once through `load`.
+        public init(target: String, load: Loader) throws {
+            var derivations: [String: Derivation] = [:]
+            var order: [String] = []
+            var done: Set<String> = []
+            var stack: [(String, Bool)] = [(target, false)]
+            while let (path, expanded) = stack.popLast() {
+                if expanded {
+                    if done.insert(path).inserted { order.append(path) }
+                    continue
+                }
+                if derivations[path] != nil { continue }
+                let drv = try load(path)
+                derivations[path] = drv
+                stack.append((path, true))
+                for input in drv.inputDrvs.keys.sorted(by: >) where derivations[input] == nil { stack.append((input, false)) }
             }
-            if derivations[path] != nil { continue }
-            let drv = try load(path)
-            derivations[path] = drv
-            stack.append((path, true))
-            for input in drv.inputDrvs.keys.sorted(by: >) where derivations[input] == nil { stack.append((input, false)) }
+            self.target = target
+            self.derivations = derivations
+            self.order = order
         }
-        return (derivations, order)
     }
 
     /// Judges one step from its evidence and the steps accepted so far: its report, and the

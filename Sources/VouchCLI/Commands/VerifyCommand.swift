@@ -73,7 +73,8 @@ struct VerifyCommand: AsyncParsableCommand {
             targetPath = found
             closure.start(root: found, known: graph, files: files.value)
         }
-        let derivations = try closure.wait()
+        let loaded = try closure.wait()
+        let derivations = loaded.derivations
         var lautCaches: [CacheClient] = [], vouchCaches: [CacheClient] = []
         for client in clients {
             let bulk = try await evidence.fetch(from: client, closure: derivations, legacy: !policy.legacyKeys.isEmpty, storeDir: store.storeDir)
@@ -85,7 +86,7 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         let showProgress = !json && isatty(2) != 0
         let verify = { (evidence: Evidence) in
-            try verifier.verify(target: targetPath!, wantedOutputs: outputs.isEmpty ? nil : Set(outputs), evidence: evidence) { done, total in
+            try verifier.verify(closure: loaded, wantedOutputs: outputs.isEmpty ? nil : Set(outputs), evidence: evidence) { done, total in
                 if showProgress && done % 500 == 0 { Output.error("verify: \(done)/\(total) steps") }
             }
         }
@@ -108,10 +109,10 @@ struct VerifyCommand: AsyncParsableCommand {
         Glibc.exit(report.verified ? 0 : ExitCodes.verificationFailed)
     }
 
-    /// The closure load running in the background while traces are read.
+    /// The closure load, and its order for the verifier, running in the background while traces are read.
     final class ClosureLoad: @unchecked Sendable {
         private let group = DispatchGroup()
-        private var result: Result<[String: Derivation], any Error>?
+        private var result: Result<Verifier.Closure, any Error>?
 
         /// Starts loading; `wait()` returns its result. Called at most once. On a thread of its own:
         /// run from GCD's global queue, the load was measured to stall for long stretches (a second
@@ -119,12 +120,18 @@ struct VerifyCommand: AsyncParsableCommand {
         func start(root: String, known: [String: Derivation], files: DerivationFiles) {
             group.enter()
             Thread {
-                self.result = Result { try files.closure(of: root, known: known) }
+                self.result = Result {
+                    let all = try files.closure(of: root, known: known)
+                    return try Verifier.Closure(target: root) { path in
+                        guard let drv = all[path] else { throw CLIError("derivation \(path) is not in the loaded closure") }
+                        return drv
+                    }
+                }
                 self.group.leave()
             }.start()
         }
 
-        func wait() throws -> [String: Derivation] {
+        func wait() throws -> Verifier.Closure {
             group.wait()
             return try result!.get()
         }
