@@ -37,10 +37,11 @@ struct EvidenceIndex: @unchecked Sendable {
     /// True when the trace's builder is a policy key and one of the envelope's signatures verifies
     /// under it (``SignedTrace/isSignedByBuilder(trusting:)`` with prepared keys).
     func isSignedByBuilder(_ index: Int) -> Bool {
-        let signed = evidence.traces[index]
-        guard let key = preparedKeys.first(where: { $0.key == signed.trace.builderKey })?.prepared else { return false }
-        let message = signed.envelope.signedBytes
-        return signed.envelope.signatures.contains { key.isValidSignature($0.bytes, for: message) }
+        // Fields read in place: a copy of the whole trace would retain each of its many fields.
+        guard let key = preparedKeys.first(where: { $0.key == evidence.traces[index].trace.builderKey })?.prepared else { return false }
+        let envelope = evidence.traces[index].envelope
+        let message = envelope.signedBytes
+        return envelope.signatures.contains { key.isValidSignature($0.bytes, for: message) }
     }
 
     /// The policy key whose signature on a laut trace verifies (keys hinted by `kid` first).

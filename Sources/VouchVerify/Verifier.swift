@@ -72,13 +72,19 @@ public struct Verifier {
             .run(workers: ProcessInfo.processInfo.activeProcessorCount, progress: { reporter.done($0) }) { try judge.step($0, $1) }
         // The closure order ends with the target.
         return try report(target: target, wantedOutputs: wantedOutputs, targetDrv: derivations[target]!,
-                          steps: outcomes.map(\.0), accepted: outcomes[order.count - 1].1)
+                          steps: outcomes.map(\.report), accepted: outcomes[order.count - 1].accepted)
     }
 
     /// What judging a step needs. `step` reads only the policy, the store directory and these
     /// immutable values, never the (non-Sendable) loader: hence the unchecked Sendable.
     struct Judge: @unchecked Sendable {
-        typealias Outcome = (StepReport, [String: [Realisation]]?)
+        /// A judged step: its report and the outputs it accepts (nil when it fails). A reference,
+        /// so handing it to each of the step's dependents copies nothing.
+        final class Outcome: Sendable {
+            let report: StepReport
+            let accepted: [String: [Realisation]]?
+            init(_ judged: (StepReport, [String: [Realisation]]?)) { (report, accepted) = judged }
+        }
         let verifier: Verifier
         let derivations: [String: Derivation]
         let order: [String]
@@ -88,8 +94,8 @@ public struct Verifier {
         /// Step `i`, given its inputs' outcomes (in `inputs[i]` order).
         func step(_ i: Int, _ given: [Outcome]) throws -> Outcome {
             var accepted: Accepted = [:]
-            for (input, outcome) in zip(inputs[i], given) { accepted[order[input]] = outcome.1 }
-            return try verifier.step(order[i], derivations[order[i]]!, accepted: accepted, index: index)
+            for (input, outcome) in zip(inputs[i], given) { accepted[order[input]] = outcome.accepted }
+            return Outcome(try verifier.step(order[i], derivations[order[i]]!, accepted: accepted, index: index))
         }
     }
 
