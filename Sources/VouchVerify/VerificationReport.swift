@@ -51,28 +51,28 @@ public struct VerificationReport: Sendable {
     }
 
     /// Exactly `json.canonicalBytes`, with the steps encoded on all cores.
-    public var canonicalJSON: [UInt8] {
-        var out = Array("{\"lowestFailures\":".utf8) + JSONValue.array(lowestFailures.map { .string($0.derivation) }).canonicalBytes
-        out += Array(",\"reason\":".utf8) + (reason.map(JSONValue.string) ?? .null).canonicalBytes
-        out += Array(",\"steps\":[".utf8)
+    public var canonicalJSON: [UInt8] { Array(canonicalJSONPieces.joined()) }
+
+    /// ``canonicalJSON`` in consecutive pieces (the steps in chunks, encoded on all cores), to be
+    /// written out one after another without first joining them.
+    public var canonicalJSONPieces: [[UInt8]] {
+        var head = Array("{\"lowestFailures\":".utf8) + JSONValue.array(lowestFailures.map { .string($0.derivation) }).canonicalBytes
+        head += Array(",\"reason\":".utf8) + (reason.map(JSONValue.string) ?? .null).canonicalBytes
+        head += Array(",\"steps\":[".utf8)
         let chunk = 256
         let starts = Array(stride(from: 0, to: steps.count, by: chunk))
         let steps = self.steps
         let encoded: [[UInt8]] = (try? Verifier.parallelMap(starts) { start -> [UInt8] in
-            var bytes: [UInt8] = []
+            var bytes: [UInt8] = start > 0 ? [UInt8(ascii: ",")] : []
             for i in start..<min(steps.count, start + chunk) {
                 if i > start { bytes.append(UInt8(ascii: ",")) }
                 bytes += steps[i].json.canonicalBytes
             }
             return bytes
         }) ?? []
-        for (k, bytes) in encoded.enumerated() {
-            if k > 0 { out.append(UInt8(ascii: ",")) }
-            out += bytes
-        }
-        out += Array("],\"target\":".utf8) + JSONValue.string(target).canonicalBytes
-        out += Array(",\"verified\":\(verified)}".utf8)
-        return out
+        var tail = Array("],\"target\":".utf8) + JSONValue.string(target).canonicalBytes
+        tail += Array(",\"verified\":\(verified)}".utf8)
+        return [head] + encoded + [tail]
     }
 }
 

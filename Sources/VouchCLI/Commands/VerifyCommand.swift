@@ -100,7 +100,7 @@ struct VerifyCommand: AsyncParsableCommand {
             report = try verify(evidence)
         }
         if json {
-            (report.canonicalJSON + [0x0a]).withUnsafeBytes { Output.write($0) }
+            for piece in report.canonicalJSONPieces + [[0x0a]] { piece.withUnsafeBytes { Output.write($0) } }
         } else {
             Output.out(ReportRenderer(report: report, full: full).text)
         }

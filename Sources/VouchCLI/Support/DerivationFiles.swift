@@ -7,7 +7,8 @@ import NixFormats
 struct DerivationFiles {
     let storeDir: String
     private var cache: [String: Derivation] = [:]
-    private var searchDirectories: [String] = []
+    /// Directories of the `.drv` files given, searched for input derivations first.
+    private var searchDirectories: [SearchDirectory] = []
 
     init(storeDir: String) { self.storeDir = storeDir }
 
@@ -26,7 +27,7 @@ struct DerivationFiles {
         let bytes = try preread ?? FileIO.read(path: path, limit: ATerm.maximumSize)
         let drv = try Derivation(aterm: bytes, name: try self.name(forFile: path, aterm: bytes, fallback: name), source: path)
         let directory = FileIO.directory(path)
-        if !searchDirectories.contains(directory) { searchDirectories.append(directory) }
+        if !searchDirectories.contains(where: { $0.path == directory }) { searchDirectories.append(SearchDirectory(directory)) }
         return drv
     }
 
@@ -42,16 +43,19 @@ struct DerivationFiles {
     func read(storePath path: String) throws -> Derivation {
         let sp = try StorePath(absolutePath: path, storeDir: storeDir)
         guard sp.isDerivation else { throw CLIError("input '\(path)' is not a .drv path") }
-        var candidates = searchDirectories.map { "\($0)/\(sp.baseName)" }
-        candidates.append(path)
-        for candidate in candidates {
+        let base = sp.baseName
+        for candidate in searchDirectories.map({ ($0, "\($0.path)/\(base)") }) + [(nil, path)] {
             let bytes: [UInt8]
             do {
-                bytes = try FileIO.read(path: candidate, limit: ATerm.maximumSize)
+                if let directory = candidate.0, directory.fd >= 0 {
+                    bytes = try FileIO.read(name: base, in: directory.fd, path: candidate.1, limit: ATerm.maximumSize)
+                } else {
+                    bytes = try FileIO.read(path: candidate.1, limit: ATerm.maximumSize)
+                }
             } catch let failure as POSIXFailure where failure.operation == "open" && failure.code == ENOENT {
                 continue
             }
-            return try Derivation(aterm: bytes, name: String(sp.name.dropLast(4)), source: candidate)
+            return try Derivation(aterm: bytes, name: String(sp.name.dropLast(4)), source: candidate.1)
         }
         throw CLIError("input derivation \(path) not found beside the given files or in the store")
     }
@@ -117,6 +121,21 @@ final class ClosureWalk: @unchecked Sendable {
         if let first = failures.keys.min(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { throw failures[first]! }
         return loaded
     }
+}
+
+/// A directory kept open, so the files in it are opened by base name (one path lookup each, not
+/// one per component). Immutable once made; closed when the last reference goes.
+final class SearchDirectory: Sendable {
+    let path: String
+    /// -1 when it could not be opened (files are then opened by full path).
+    let fd: Int32
+
+    init(_ path: String) {
+        self.path = path
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
 }
 
 /// A mutable reference used to let a loader closure share the file cache (single-threaded CLI use).
