@@ -15,13 +15,13 @@ public struct VouchCommand: AsyncParsableCommand {
 
     public init() {}
 
-    /// Runs the CLI and exits: 0 success, 1 verification failed, 2 usage or input error.
     /// Process-wide setup, before any other thread starts: `verify` re-executes itself once with
     /// malloc tuned for large graphs (``MallocTuning``).
     public static func prepareProcess() {
         if CommandLine.arguments.dropFirst().first == "verify" { MallocTuning.reexecuteWithTunables() }
     }
 
+    /// Runs the CLI and exits: 0 success, 1 verification failed, 2 usage or input error.
     public static func main() async {
         let code = await run(arguments: Array(CommandLine.arguments.dropFirst()))
         Output.flush()

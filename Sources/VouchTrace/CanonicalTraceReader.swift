@@ -387,8 +387,9 @@ public final class TraceValueCache {
 }
 
 /// Values found by a hash of the text they were read from: open addressing, linear probing.
-/// The hash is seeded per table, so input cannot be crafted to make its values collide.
-/// Lookups compare candidates in full; equal keys are only a hint.
+/// The hash is seeded per table, so which texts collide changes from run to run (a file cannot
+/// be prepared to make every lookup probe far). Lookups compare candidates in full; equal keys
+/// are only a hint.
 struct ValueTable<Value> {
     private var slots = [Int32](repeating: -1, count: 1024)
     private var keys: [UInt64] = []

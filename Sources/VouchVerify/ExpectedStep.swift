@@ -4,11 +4,10 @@ import VouchTrace
 /// What a closed entry must say: the derivation that was built, its outputs, its exact inputs.
 struct ExpectedStep {
     /// The derivation the builder actually built (resolved one for resolvable steps).
-    var builtPath: String
-    /// ``builtPath`` parsed.
     var built: StorePath
-    /// Hash part of ``builtPath`` (what a laut trace names).
-    var builtHashPart: String
+    var builtPath: String { built.absolute }
+    /// What a laut trace names.
+    var builtHashPart: String { built.hashPart }
     /// The derivation's `system`; a trace for another system is not evidence for it.
     var system: String = ""
     /// For resolvable steps, the resolved path an unresolved entry must name.
@@ -31,10 +30,6 @@ struct ExpectedStep {
 }
 
 extension Verifier {
-    static func hashPart(_ absolute: String, storeDir: String) -> String {
-        String(decoding: absolute.utf8.dropFirst(storeDir.utf8.count + 1).prefix(StorePath.hashPartLength), as: UTF8.self)
-    }
-
     func staticExpectation(_ drv: Derivation, path: String, accepted: Accepted, floating kind: Derivation.Kind) throws -> ExpectedStep {
         var inputs: [StorePath: [NixHash]?] = [:]
         inputs.reserveCapacity(drv.inputSrcs.count + drv.inputDrvs.count)
@@ -50,7 +45,7 @@ extension Verifier {
         var resolved: StorePath?
         var floating = false
         if case .floatingContentAddressed = kind { resolved = built; floating = drv.inputDrvs.isEmpty }
-        return ExpectedStep(builtPath: path, built: built, builtHashPart: built.hashPart, system: drv.platform.string, resolved: resolved,
+        return ExpectedStep(built: built, system: drv.platform.string, resolved: resolved,
                             outputNames: drv.outputNames.sorted(), outputPaths: outputPaths, inputs: inputs, closableWithoutRecord: floating)
     }
 
@@ -133,7 +128,7 @@ extension Verifier {
             case .none: false
             }
         }
-        return .success(ExpectedStep(builtPath: resolvedPath.absolute, built: resolvedPath, builtHashPart: resolvedPath.hashPart, system: resolved.platform.string,
+        return .success(ExpectedStep(built: resolvedPath, system: resolved.platform.string,
                                      resolved: resolvedPath, outputNames: resolved.outputNames.sorted(),
                                      outputPaths: outputPaths, inputs: inputs, closableWithoutRecord: floating && unambiguous))
     }

@@ -221,10 +221,10 @@ public struct Verifier {
             let label: String
             switch entry {
             case .vouch(let i):
-                // Read in place: a copy of the trace would retain each of its many fields.
-                label = index.evidence.traces[i].trace.builderKey.name
-                if case .failure(let why) = check(index.evidence.traces[i].trace, against: expected) { rejections.append("\(label): \(why.reason)"); continue }
-                outputs = index.evidence.traces[i].trace.outputs.map { ($0.name, $0.path, $0.narHash) }
+                let trace = index.evidence.traces[i].trace
+                label = trace.builderKey.name
+                if case .failure(let why) = check(trace, against: expected) { rejections.append("\(label): \(why.reason)"); continue }
+                outputs = trace.outputs.map { ($0.name, $0.path, $0.narHash) }
             case .laut(let i):
                 let laut = index.evidence.lautTraces[i]
                 label = "laut trace \(laut.keyID ?? "without kid")"
