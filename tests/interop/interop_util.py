@@ -591,17 +591,26 @@ def write_multi_hook(path: Path, log: Path, commands: list, sign_log: Path) -> P
     return path
 
 
-def chain_nix_file(token: str, prefix: str) -> str:
-    """A Nix file with an FOD, an input-addressed chain, a CA chain and an IA step on CA; names start with `prefix`."""
+def nix_prelude(token: str, prefix: str, src_text: str | None = None) -> str:
+    """The start of a test Nix file: `mk` (a /bin/sh derivation), `ca` (floating CA), a source file
+    `src` and a fixed-output `fod` writing the token, inside an open `rec {`; names start with `prefix`.
+    `src_text` is Nix string text (escapes included); by default "source <token>" and a newline."""
     fod_hash = hashlib.sha256(f"{token}\n".encode()).hexdigest()
+    src_text = f"source {token}\\n" if src_text is None else src_text
     return f"""
 let
   mk = a: derivation ({{ system = builtins.currentSystem; builder = "/bin/sh"; }} // a);
   ca = a: mk ({{ __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256"; }} // a);
-  src = builtins.toFile "{prefix}src-{token}.txt" "source {token}\\n";
+  src = builtins.toFile "{prefix}src-{token}.txt" "{src_text}";
 in rec {{
   fod = mk {{ name = "{prefix}fod-{token}"; args = [ "-c" "echo {token} > $out" ];
              outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "sha256:{fod_hash}"; }};
+"""
+
+
+def chain_nix_file(token: str, prefix: str) -> str:
+    """A Nix file with an FOD, an input-addressed chain, a CA chain and an IA step on CA; names start with `prefix`."""
+    return nix_prelude(token, prefix) + f"""\
   iaA = mk {{ name = "{prefix}ia-a"; salt = "{token}"; args = [ "-c" "read s < ${{src}}; echo \\"a $s\\" > $out" ]; }};
   iaB = mk {{ name = "{prefix}ia-b"; salt = "{token}";
              args = [ "-c" "read a < ${{iaA}}; read f < ${{fod}}; echo \\"$a + $f\\" > $out" ]; }};

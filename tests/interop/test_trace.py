@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from interop_util import describe, read_key, rng_for, run, write_hook
+from interop_util import describe, nix_prelude, read_key, rng_for, run, write_hook
 from trace_util import (PAYLOAD_TYPE, b64, canonical, ed25519_keypair_from_nix, have, intoto_validate,
                         load_envelope, need, nix_pubkey, pae, payload_of, sign_pae, sri_to_hex,
                         sslib_rejects, sslib_verify, statement_of, with_statement, write_envelope)
@@ -54,16 +54,8 @@ def _nix_file(token: str, rng) -> tuple[str, list[str], str]:
     writes = "; ".join(f'echo \\"{o} $s {words(2)}\\" > ${o}' for o in extra)
     src_text = f"source {token} {words(rng.randint(1, 6))}\\n"
     wa, wb = words(2), words(1)
-    fod_hash = hashlib.sha256(f"{token}\n".encode()).hexdigest()
     fod_in_hash = hashlib.sha256(f"in {token}\n".encode()).hexdigest()
-    text = f"""
-let
-  mk = a: derivation ({{ system = builtins.currentSystem; builder = "/bin/sh"; }} // a);
-  ca = a: mk ({{ __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256"; }} // a);
-  src = builtins.toFile "src-{token}.txt" "{src_text}";
-in rec {{
-  fod = mk {{ name = "fod-{token}"; args = [ "-c" "echo {token} > $out" ];
-             outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "sha256:{fod_hash}"; }};
+    text = nix_prelude(token, "", src_text) + f"""\
   multi = mk {{ name = "ia-multi-{token}"; outputs = [ "out" {" ".join(f'"{o}"' for o in extra)} ];
                args = [ "-c" "read s < ${{src}}; echo \\"lib $s {words(3)}\\" > $out; {writes}" ]; }};
   step2 = mk {{ name = "ia-step2"; salt = "{token}";

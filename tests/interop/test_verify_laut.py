@@ -36,22 +36,14 @@ from pathlib import Path
 
 import pytest
 
-from interop_util import ServerProc, builder_keys, describe, nix32, run, serve_key_add, write_hook
+from interop_util import ServerProc, builder_keys, describe, nix32, nix_prelude, run, serve_key_add, write_hook
 from trace_util import ed25519_keypair_from_nix, load_envelope, need, statement_of
 
 CA = ["caA", "caB", "caC"]  # inputs first
 
 
 def _nix_file(token: str) -> str:
-    fod_hash = hashlib.sha256(f"{token}\n".encode()).hexdigest()
-    return f"""
-let
-  mk = a: derivation ({{ system = builtins.currentSystem; builder = "/bin/sh"; }} // a);
-  ca = a: mk ({{ __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256"; }} // a);
-  src = builtins.toFile "lsrc-{token}.txt" "source {token}\\n";
-in rec {{
-  fod = mk {{ name = "lfod-{token}"; args = [ "-c" "echo {token} > $out" ];
-             outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "sha256:{fod_hash}"; }};
+    return nix_prelude(token, "l") + f"""\
   caA = ca {{ name = "lca-a"; args = [ "-c" "read f < ${{fod}}; read s < ${{src}}; echo \\"a $f $s\\" > $out" ]; }};
   caB = ca {{ name = "lca-b"; args = [ "-c" "read x < ${{caA}}; echo \\"b [$x] from ${{caA}}\\" > $out" ]; }};
   caC = ca {{ name = "lca-c"; args = [ "-c" "read x < ${{caB}}; echo \\"c [$x] from ${{caB}}\\" > $out" ]; }};
