@@ -39,9 +39,7 @@ struct EvidenceIndex: @unchecked Sendable {
     func isSignedByBuilder(_ index: Int) -> Bool {
         // Fields read in place: a copy of the whole trace would retain each of its many fields.
         guard let key = preparedKeys.first(where: { $0.key == evidence.traces[index].trace.builderKey })?.prepared else { return false }
-        let envelope = evidence.traces[index].envelope
-        let message = envelope.signedBytes
-        return envelope.signatures.contains { key.isValidSignature($0.bytes, for: message) }
+        return evidence.traces[index].isSignedByBuilder(key)
     }
 
     /// The policy key whose signature on a laut trace verifies (keys hinted by `kid` first).

@@ -169,6 +169,25 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
     // MARK: - Helpers
 
     /// Runs a case through both verifiers, asserts they agree, and returns the verdict.
+    /// A signature prepared for one key does not verify under another, even one that signed the same message.
+    func testPreparedSignatureChecksOnlyUnderItsKey() throws {
+        let alice = Curve25519.Signing.PrivateKey(), bob = Curve25519.Signing.PrivateKey()
+        let message = Array("DSSEv1 28 application/vnd.in-toto+json 2 {}".utf8)
+        let signature = Array(try alice.signature(for: message))
+        let aliceKey = try XCTUnwrap(Ed25519VerifyingKey(rawRepresentation: alice.publicKey.rawRepresentation))
+        let bobKey = try XCTUnwrap(Ed25519VerifyingKey(rawRepresentation: bob.publicKey.rawRepresentation))
+        let forAlice = try XCTUnwrap(message.withUnsafeBytes { Ed25519PreparedSignature(signature, publicKey: aliceKey.rawRepresentation, message: $0) })
+        let forBob = try XCTUnwrap(message.withUnsafeBytes { Ed25519PreparedSignature(signature, publicKey: bobKey.rawRepresentation, message: $0) })
+        XCTAssertTrue(aliceKey.isValid(forAlice))
+        XCTAssertFalse(bobKey.isValid(forAlice), "prepared for another key")
+        XCTAssertFalse(aliceKey.isValid(forBob), "prepared for another key")
+        XCTAssertFalse(bobKey.isValid(forBob), "not Bob's signature")
+        let other = Array("DSSEv1 28 application/vnd.in-toto+json 2 []".utf8)
+        XCTAssertFalse(aliceKey.isValid(try XCTUnwrap(other.withUnsafeBytes { Ed25519PreparedSignature(signature, publicKey: aliceKey.rawRepresentation, message: $0) })))
+        XCTAssertNil(message.withUnsafeBytes { Ed25519PreparedSignature(Array(signature.dropLast()), publicKey: aliceKey.rawRepresentation, message: $0) })
+        XCTAssertNil(message.withUnsafeBytes { Ed25519PreparedSignature(signature, publicKey: Array(aliceKey.rawRepresentation.dropLast()), message: $0) })
+    }
+
     struct Differential {
         var accepted = 0
         var rejected = 0
@@ -180,6 +199,12 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
             if prepared[key] == nil { prepared[key] = .some(Ed25519VerifyingKey(rawRepresentation: key)) }
             let ours = prepared[key]!?.isValidSignature(signature, for: message) ?? false
             XCTAssertEqual(ours, reference, "key \(hexString(key)) signature \(hexString(signature)) message \(message.count) bytes", file: file, line: line)
+            // The same check with the challenge computed ahead, from the message in two pieces.
+            let cut = message.count / 3
+            let ahead = message.withUnsafeBytes { m in
+                Ed25519PreparedSignature(signature, publicKey: key, message: UnsafeRawBufferPointer(rebasing: m[..<cut]), UnsafeRawBufferPointer(rebasing: m[cut...]))
+            }
+            XCTAssertEqual(ahead.map { prepared[key]!?.isValid($0) ?? false } ?? false, reference, "prepared signature", file: file, line: line)
             if reference { accepted += 1 } else { rejected += 1 }
             return reference
         }

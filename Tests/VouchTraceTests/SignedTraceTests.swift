@@ -10,7 +10,19 @@ final class SignedTraceTests: XCTestCase {
     let b = Fixture.key("builder-b")
     let c = Fixture.key("builder-c")
 
-    func parse(_ envelope: DSSEEnvelope) throws -> SignedTrace { try SignedTrace(parsing: envelope.json, source: "test") }
+    /// Parses `envelope`; every case also checks that the trace prepared for verification (payload
+    /// dropped, challenges computed ahead) says what the signed trace says about its builder.
+    func parse(_ envelope: DSSEEnvelope, file: StaticString = #filePath, line: UInt = #line) throws -> SignedTrace {
+        let signed = try SignedTrace(parsing: envelope.json, source: "test")
+        let prepared = try PreparedTrace(parsing: envelope.json, source: "test", cache: TraceValueCache())
+        XCTAssertEqual(prepared.trace, signed.trace, file: file, line: line)
+        let builder = signed.trace.builderKey
+        for key in [a.publicKey, b.publicKey, c.publicKey] {
+            let expected = key == builder && signed.isSignedByBuilder(trusting: [key])
+            XCTAssertEqual(Ed25519VerifyingKey(key).map(prepared.isSignedByBuilder), expected, "prepared for \(key.name)", file: file, line: line)
+        }
+        return signed
+    }
 
     /// The envelope of `signed` with its payload replaced by `statement` (signatures kept).
     func withPayload(_ signed: SignedTrace, _ statement: JSONValue) -> DSSEEnvelope {

@@ -44,13 +44,40 @@ public final class Ed25519VerifyingKey: Sendable {
 
     /// Whether `signature` (R ‖ S, 64 bytes) is a valid signature of `message` under this key.
     public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
-        guard signature.count == 64 else { return false }
+        message.withUnsafeBytes { message in
+            Ed25519PreparedSignature(signature, publicKey: rawRepresentation, message: message).map(isValid) ?? false
+        }
+    }
+
+    /// Whether `signature` is valid under this key: false if it was prepared for another key.
+    public func isValid(_ signature: Ed25519PreparedSignature) -> Bool {
+        guard signature.publicKey == rawRepresentation else { return false }
+        return signature.challenge.withUnsafeBytes { k in
+            vouch_ed25519_verify_prehashed(prepared, signature.bytes, k.bindMemory(to: UInt8.self).baseAddress!) == 1
+        }
+    }
+}
+
+/// An Ed25519 signature with its challenge k = SHA-512(R ‖ A ‖ M) computed for one public key A, so
+/// that it can be checked under A (``Ed25519VerifyingKey/isValid(_:)``) after the message is gone:
+/// 64 bytes in place of the message.
+public struct Ed25519PreparedSignature: Sendable {
+    /// R ‖ S, 64 bytes.
+    public let bytes: [UInt8]
+    /// The 32-byte key the challenge was computed for.
+    public let publicKey: [UInt8]
+    let challenge: SHA512Digest
+
+    /// Nil unless `signature` has 64 bytes and `publicKey` 32 (no other signature can verify);
+    /// `message` is the concatenation of the given buffers.
+    public init?(_ signature: [UInt8], publicKey: [UInt8], message parts: UnsafeRawBufferPointer...) {
+        guard signature.count == 64, publicKey.count == 32 else { return nil }
         var sha = SHA512()
         signature.withUnsafeBytes { sha.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0.prefix(32))) }
-        rawRepresentation.withUnsafeBytes { sha.update(bufferPointer: $0) }
-        message.withUnsafeBytes { sha.update(bufferPointer: $0) }
-        return sha.finalize().withUnsafeBytes { k in
-            vouch_ed25519_verify_prehashed(prepared, signature, k.bindMemory(to: UInt8.self).baseAddress!) == 1
-        }
+        publicKey.withUnsafeBytes { sha.update(bufferPointer: $0) }
+        for part in parts { sha.update(bufferPointer: part) }
+        bytes = signature
+        self.publicKey = publicKey
+        challenge = sha.finalize()
     }
 }

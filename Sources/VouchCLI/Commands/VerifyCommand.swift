@@ -142,7 +142,7 @@ extension Evidence {
     mutating func add(_ fetched: [CacheClient.FetchedTrace]) {
         for item in fetched {
             switch item {
-            case .dsse(let signed): traces.append(signed)
+            case .dsse(let signed): traces.append(PreparedTrace(signed))
             case .laut(let laut): lautTraces.append(laut)
             }
         }

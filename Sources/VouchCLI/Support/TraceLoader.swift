@@ -10,7 +10,7 @@ import VouchTrace
 enum TraceLoader {
     /// What the files held, and the ones that could not be used (each error names its file).
     struct Loaded {
-        var traces: [SignedTrace] = []
+        var traces: [PreparedTrace] = []
         var lautTraces: [LautTrace] = []
         var failures: [any Error] = []
     }
@@ -28,7 +28,7 @@ enum TraceLoader {
         others.initialize(repeating: [])
         defer { others.deinitialize().deallocate() }
         var loaded = Loaded()
-        loaded.traces = [SignedTrace](unsafeUninitializedCapacity: files.count) { buffer, count in
+        loaded.traces = [PreparedTrace](unsafeUninitializedCapacity: files.count) { buffer, count in
             let slots = Slots(traces: buffer, isEnvelope: isEnvelope, others: others)
             DispatchQueue.concurrentPerform(iterations: shares) { share in
                 let cache = TraceValueCache()
@@ -66,10 +66,10 @@ enum TraceLoader {
     /// Parses one file: an envelope (the common case) is initialized into `slot` and nil
     /// returned; else the file must be a laut trace file, whose traces are returned.
     static func read(_ path: String, storeDir: String, cache: TraceValueCache, directories: inout OpenDirectories,
-                     into slot: UnsafeMutablePointer<SignedTrace>) throws -> [LautTrace]? {
+                     into slot: UnsafeMutablePointer<PreparedTrace>) throws -> [LautTrace]? {
         let bytes = try directories.read(path, limit: max(DSSEEnvelope.maximumSize, LautTrace.maximumSize))
         do {
-            slot.initialize(to: try SignedTrace(parsing: bytes, source: path, cache: cache))
+            slot.initialize(to: try PreparedTrace(parsing: bytes, source: path, cache: cache))
             return nil
         } catch {
             guard let value = try? JSONValue(parsing: bytes), value["signatures"]?.array != nil, value["payload"] == nil else { throw error }
@@ -82,7 +82,8 @@ enum TraceLoader {
         private var open: [Substring: Int32] = [:]
 
         mutating func read(_ path: String, limit: Int) throws -> [UInt8] {
-            guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return try FileIO.read(path: path, limit: limit) }
+            // (The UTF-8 view: String.lastIndex(of:) walks back by grapheme clusters, measured at 2% of a run.)
+            guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")), slash != path.startIndex else { return try FileIO.read(path: path, limit: limit) }
             let directory = path[..<slash]
             let fd: Int32
             if let known = open[directory] {
@@ -101,7 +102,7 @@ enum TraceLoader {
     /// Each slot is written by exactly one worker (`others` by share) and read after
     /// concurrentPerform returns.
     struct Slots: @unchecked Sendable {
-        let traces: UnsafeMutableBufferPointer<SignedTrace>
+        let traces: UnsafeMutableBufferPointer<PreparedTrace>
         let isEnvelope: UnsafeMutableBufferPointer<Bool>
         let others: UnsafeMutableBufferPointer<[(file: Int, result: Result<[LautTrace], any Error>)]>
     }

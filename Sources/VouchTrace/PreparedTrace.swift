@@ -1,0 +1,51 @@
+import NixFormats
+
+/// A signed trace kept for verification: the trace and its envelope's signatures prepared under
+/// the trace's builder key, the only key that can make it count. The payload (a few KiB) is not
+/// kept: each signature carries its Ed25519 challenge instead.
+public struct PreparedTrace: Sendable {
+    public let trace: BuildTrace
+    /// The envelope's 64-byte signatures, prepared for `trace.builderKey` (no other signature can
+    /// verify, so none is kept).
+    public let signatures: [Ed25519PreparedSignature]
+
+    public init(_ signed: SignedTrace) {
+        trace = signed.trace
+        let key = signed.trace.builderKey.raw
+        let envelope = signed.envelope
+        // PAE(type, payload) = "DSSEv1 <len(type)> <type> <len(payload)> " ‖ payload.
+        var head: [UInt8] = Array("DSSEv1 ".utf8)
+        Self.appendDecimal(envelope.payloadType.utf8.count, to: &head)
+        head.append(UInt8(ascii: " "))
+        head += envelope.payloadType.utf8
+        head.append(UInt8(ascii: " "))
+        Self.appendDecimal(envelope.payload.count, to: &head)
+        head.append(UInt8(ascii: " "))
+        signatures = head.withUnsafeBytes { head in
+            envelope.payload.withUnsafeBytes { payload in
+                envelope.signatures.compactMap { Ed25519PreparedSignature($0.bytes, publicKey: key, message: head, payload) }
+            }
+        }
+    }
+
+    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        var rest = value
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
+    }
+
+    /// Parses an envelope as ``SignedTrace/init(parsing:source:cache:)`` does and prepares it.
+    public init(parsing bytes: [UInt8], source: String, cache: TraceValueCache?) throws(TraceError) {
+        self.init(try SignedTrace(parsing: bytes, source: source, cache: cache))
+    }
+
+    /// True when one of the signatures verifies under `key`, the builder key prepared: what
+    /// ``SignedTrace/isSignedByBuilder(trusting:)`` says once the builder key is known to be trusted.
+    public func isSignedByBuilder(_ key: Ed25519VerifyingKey) -> Bool {
+        key.rawRepresentation == trace.builderKey.raw && signatures.contains { key.isValid($0) }
+    }
+}
