@@ -29,6 +29,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CEd25519", path: "Sources/CEd25519"),
+        .target(name: "CBase64", path: "Sources/CBase64"),
         .target(
             name: "NixFormats",
             dependencies: ["CEd25519", .product(name: "Crypto", package: "swift-crypto")],
@@ -36,7 +37,7 @@ let package = Package(
         ),
         .target(
             name: "VouchTrace",
-            dependencies: ["NixFormats", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CBase64", "NixFormats", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(

@@ -43,7 +43,7 @@ int ed_decode(ed_point *r, const uint8_t s[32]) {
 
 void ed_encode(uint8_t s[32], const ed_point *p) {
     fe zinv, x, y;
-    fe_invert(&zinv, &p->Z);
+    fe_invert_vartime(&zinv, &p->Z);
     fe_mul(&x, &p->X, &zinv);
     fe_mul(&y, &p->Y, &zinv);
     fe_tobytes(s, &y);

@@ -91,6 +91,9 @@ int fe_iszero(const fe *a);
 /* The low bit of the canonical encoding ("negative" in RFC 8032 terms). */
 int fe_isodd(const fe *a);
 void fe_invert(fe *r, const fe *a);
+/* r = 1/a mod p (0 for a ≡ 0) by safegcd, about three times faster than fe_invert but in variable
+ * time: only for public values. Accepts anything fe_tobytes does; r is canonical, limbs < 2^51. */
+void fe_invert_vartime(fe *r, const fe *a);
 /* r = a^((p-5)/8), the core of the square root. */
 void fe_pow2523(fe *r, const fe *a);
 

@@ -57,3 +57,12 @@ int vouch_ed25519_verify_prehashed(const vouch_ed25519_key *key, const uint8_t s
     ed_encode(encoding, &r);
     return memcmp(encoding, signature, 32) == 0;
 }
+
+void vouch_ed25519_field_inverses(const uint64_t a[5], uint8_t fermat[32], uint8_t safegcd[32]) {
+    fe x, r;
+    for (int i = 0; i < 5; i++) x.v[i] = a[i] & ((UINT64_C(1) << 54) - 1);
+    fe_invert(&r, &x);
+    fe_tobytes(fermat, &r);
+    fe_invert_vartime(&r, &x);
+    fe_tobytes(safegcd, &r);
+}

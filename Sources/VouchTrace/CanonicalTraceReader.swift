@@ -1,3 +1,4 @@
+import CBase64
 import NixFormats
 #if canImport(Glibc)
 import Glibc
@@ -99,6 +100,22 @@ struct CanonicalTraceReader {
         var previousName: Span?
         if !literal("]") {
             while true {
+                // An element read before (the same bytes, the same store directory) is that input again.
+                if let cache, let end = Self.descriptorEnd(bytes, from: index) {
+                    let element = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[index..<end]))
+                    let key = cache.inputs.key(element)
+                    if let known = cache.inputs.first(key, where: { $0.storeDir == storeDir && cache.isText(element, of: $0) }) {
+                        let n = (index + known.name.lowerBound)..<(index + known.name.upperBound)
+                        guard previousName.map({ less($0, n) }) ?? true else { return nil }
+                        previousName = n
+                        inputs.append(known.input)
+                        index = end
+                        if literal(",") { continue }
+                        guard literal("]") else { return nil }
+                        break
+                    }
+                }
+                let elementStart = index
                 guard literal("{") else { return nil }
                 var drv: StorePath?
                 var output: String?
@@ -111,7 +128,12 @@ struct CanonicalTraceReader {
                 guard literal("\"digest\":{\"sha256\":"), let hash = sha256(), literal("},\"name\":"), let n = plainString(), literal("}"),
                       previousName.map({ less($0, n) }) ?? true, let p = path(n) else { return nil }
                 previousName = n
-                inputs.append(BuildTrace.Input(path: p, narHash: hash, derivation: drv, output: output))
+                let input = BuildTrace.Input(path: p, narHash: hash, derivation: drv, output: output)
+                inputs.append(input)
+                if let cache {
+                    cache.remember(input, element: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[elementStart..<index])),
+                                   name: (n.lowerBound - elementStart)..<(n.upperBound - elementStart), storeDir: storeDir)
+                }
                 if literal(",") { continue }
                 guard literal("]") else { return nil }
                 break
@@ -180,6 +202,29 @@ struct CanonicalTraceReader {
                           builderKey: key, implementation: text(implSpan), implementationVersion: text(versionSpan),
                           startedOn: startedOn, finishedOn: finishedOn, invocationID: text(invocation), builtBySigner: built,
                           attestations: attestations)
+    }
+
+    /// Where the descriptor object starting at `start` would end in canonical form: just past the
+    /// `}` after its last member, `"name":"…"` (plain strings hold no `"`, so the first such member
+    /// is the last one). Only a candidate: the bytes up to it still have to be recognised.
+    private static func descriptorEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        // `"name":"` is 8 bytes: compared as one word at each quote.
+        let member = UInt64(littleEndian: 0x22_3a_22_65_6d_61_6e_22)
+        let base = UnsafeRawPointer(bytes.baseAddress!)
+        let limit = min(bytes.count, start + 2048)
+        var at = start
+        while true {
+            guard at + 8 <= limit, let quote = memchr(base + at, Int32(UInt8(ascii: "\"")), limit - 8 - at + 1) else { return nil }
+            at = base.distance(to: UnsafeRawPointer(quote))
+            if base.loadUnaligned(fromByteOffset: at, as: UInt64.self) == member { break }
+            at += 1
+        }
+        let valueStart = at + 8
+        guard valueStart < bytes.count,
+              let quote = memchr(base + valueStart, Int32(UInt8(ascii: "\"")), bytes.count - valueStart) else { return nil }
+        let close = base.distance(to: UnsafeRawPointer(quote)) + 1
+        guard close < bytes.count, bytes[close] == UInt8(ascii: "}") else { return nil }
+        return close + 1
     }
 
     private static func builderKey(_ id: String) -> NixPublicKey? {
@@ -320,57 +365,24 @@ struct CanonicalTraceReader {
     }
 
     /// Padded standard base64 with the rules of ``Base64/decode(_:)-(UnsafeBufferPointer<UInt8>)`` (length a
-    /// multiple of 4, padding only at the end, unused bits zero), decoded with a local table.
+    /// multiple of 4, padding only at the end, unused bits zero), decoded by `vouch_base64_decode` (C, AVX2 where available).
     static func base64(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 4 == 0 else { return nil }
         if chars.isEmpty { return [] }
+        // The exact size: vouch_base64_decode writes no further (it decodes 32 bytes at a time where the CPU can).
         var padding = 0
         if chars[chars.count - 1] == UInt8(ascii: "=") { padding += 1 }
         if chars[chars.count - 2] == UInt8(ascii: "=") { padding += 1 }
-        let table = base64Table
-        let outCount = chars.count / 4 * 3 - padding
         var failed = false
-        let output = table.withUnsafeBufferPointer { t in
-            [UInt8](unsafeUninitializedCapacity: outCount) { out, count in
-                count = 0
-                let full = padding == 0 ? chars.count : chars.count - 4
-                var i = 0
-                var o = 0
-                while i < full {
-                    let a = t[Int(chars[i])], b = t[Int(chars[i + 1])], c = t[Int(chars[i + 2])], d = t[Int(chars[i + 3])]
-                    guard (a | b | c | d) & 0x80 == 0 else { failed = true; return }
-                    let word = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                    out[o] = UInt8(truncatingIfNeeded: word >> 16)
-                    out[o + 1] = UInt8(truncatingIfNeeded: word >> 8)
-                    out[o + 2] = UInt8(truncatingIfNeeded: word)
-                    i += 4
-                    o += 3
-                }
-                if padding > 0 {
-                    let a = t[Int(chars[i])], b = t[Int(chars[i + 1])]
-                    let c = padding == 1 ? t[Int(chars[i + 2])] : 0
-                    guard (a | b | c) & 0x80 == 0 else { failed = true; return }
-                    let word = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
-                    out[o] = UInt8(truncatingIfNeeded: word >> 16)
-                    if padding == 1 {
-                        guard word & 0xff == 0 else { failed = true; return }
-                        out[o + 1] = UInt8(truncatingIfNeeded: word >> 8)
-                    } else {
-                        guard word & 0xffff == 0 else { failed = true; return }
-                    }
-                }
-                count = outCount
-            }
+        let output = [UInt8](unsafeUninitializedCapacity: chars.count / 4 * 3 - padding) { out, count in
+            let written = vouch_base64_decode(out.baseAddress!, chars.baseAddress!, chars.count)
+            failed = written != out.count
+            count = failed ? 0 : written
         }
         return failed ? nil : output
     }
 
     /// Base64 alphabet value per byte; 0xff for everything else (including `=`).
-    private static let base64Table: [UInt8] = {
-        var table = [UInt8](repeating: 0xff, count: 256)
-        for (value, char) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { table[Int(char)] = UInt8(value) }
-        return table
-    }()
 
     private func text(_ span: Span) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[span]), as: UTF8.self) }
 }
@@ -383,7 +395,30 @@ public final class TraceValueCache {
     var hashes = ValueTable<NixHash>()
     /// Builder keys by `runDetails.builder.id`.
     var keys: [String: NixPublicKey] = [:]
+    /// Inputs by the exact bytes of their `resolvedDependencies` element (kept in `inputText`).
+    var inputs = ValueTable<KnownInput>()
+    private var inputText: [UInt8] = []
+
+    struct KnownInput {
+        let input: BuildTrace.Input
+        let storeDir: String
+        /// The element's bytes in `inputText`.
+        let text: Range<Int>
+        /// Its `name` value, relative to the element's start.
+        let name: Range<Int>
+    }
+
     public init() {}
+
+    func remember(_ input: BuildTrace.Input, element: UnsafeRawBufferPointer, name: Range<Int>, storeDir: String) {
+        let start = inputText.count
+        inputText.append(contentsOf: element)
+        inputs.insert(KnownInput(input: input, storeDir: storeDir, text: start..<inputText.count, name: name), inputs.key(element))
+    }
+
+    func isText(_ element: UnsafeRawBufferPointer, of known: KnownInput) -> Bool {
+        known.text.count == element.count && inputText.withUnsafeBytes { memcmp($0.baseAddress! + known.text.lowerBound, element.baseAddress!, element.count) == 0 }
+    }
 }
 
 /// Values found by a hash of the text they were read from: open addressing, linear probing.

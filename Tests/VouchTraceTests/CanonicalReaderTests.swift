@@ -116,6 +116,59 @@ final class CanonicalReaderTests: XCTestCase {
         Self.assertSame(envelope.json)
     }
 
+    /// Dependency elements already read are reused only for exactly their bytes: traces sharing
+    /// some of them, and edits that keep an element's shape (swapped order, another digest, another
+    /// name, a member changed before `name`) read as the general path reads them.
+    func testCachedDependencyElementsReadAsTheirBytesSay() throws {
+        let cache = TraceValueCache()
+        func assertSame(_ statement: String, _ message: String, line: UInt = #line) {
+            let envelope = DSSEEnvelope(payloadType: DSSEEnvelope.inTotoPayloadType, payload: Array(statement.utf8)).json
+            let fast: Result<SignedTrace, TraceError>
+            do throws(TraceError) { fast = .success(try SignedTrace(parsing: envelope, source: "t", cache: cache)) } catch { fast = .failure(error) }
+            switch (fast, Self.general(envelope)) {
+            case (.success(let a), .success(let (_, trace))): XCTAssertEqual(a.trace, trace, message, line: line)
+            case (.failure(let a), .failure(let b)): XCTAssertEqual(a, b, message, line: line)
+            default: XCTFail("fast and general paths disagree: \(message)", line: line)
+            }
+        }
+        let first = Fixture.trace(builder: key.publicKey, outputs: 1, inputs: 6)
+        var second = first
+        second.inputs = Array(first.inputs.dropFirst(2)) + Fixture.trace(builder: key.publicKey, name: "other-1", outputs: 1, inputs: 8, salt: "o").inputs.suffix(2)
+        second.inputs.sort { $0.path.absolute.utf8.lexicographicallyPrecedes($1.path.absolute.utf8) }
+        let firstText = String(decoding: first.statementBytes, as: UTF8.self)
+        assertSame(firstText, "first")
+        assertSame(String(decoding: second.statementBytes, as: UTF8.self), "shares four elements")
+        XCTAssertEqual(try SignedTrace(parsing: DSSEEnvelope(payloadType: DSSEEnvelope.inTotoPayloadType, payload: second.statementBytes).json,
+                                       source: "t", cache: cache).trace, second)
+
+        // The elements of `first` as written, to edit at the text level.
+        let elements = first.statement["predicate"]!["buildDefinition"]!["resolvedDependencies"]!.array!.map { String(decoding: $0.canonicalBytes, as: UTF8.self) }
+        XCTAssertEqual(elements.count, 6)
+        for element in elements { XCTAssertTrue(firstText.contains(element)) }
+        var swapped = firstText.replacingOccurrences(of: elements[1], with: "\u{1}").replacingOccurrences(of: elements[2], with: elements[1])
+        swapped = swapped.replacingOccurrences(of: "\u{1}", with: elements[2])
+        assertSame(swapped, "two cached elements out of order")
+        assertSame(firstText.replacingOccurrences(of: elements[3] + "," + elements[4], with: elements[3] + "," + elements[3]), "a cached element twice")
+        let digest = first.inputs[3].narHash.base16
+        assertSame(firstText.replacingOccurrences(of: digest, with: String(digest.reversed())), "another digest")
+        assertSame(firstText.replacingOccurrences(of: digest, with: String(digest.dropLast()) + "g"), "a bad digest")
+        let name = first.inputs[4].path.absolute
+        assertSame(firstText.replacingOccurrences(of: "\"name\":\"\(name)\"", with: "\"name\":\"\(name)x\""), "a longer name")
+        assertSame(firstText.replacingOccurrences(of: "\"name\":\"\(name)\"", with: "\"name\":\"\(name.dropLast())\""), "a shorter name")
+        assertSame(firstText.replacingOccurrences(of: "\"output\":\"out\"}", with: "\"output\":\"dev\"}"), "another output")
+        assertSame(firstText.replacingOccurrences(of: "\"name\":\"\(name)\"}", with: "\"name\":\"\(name)\" }"), "a space before the brace")
+        assertSame(firstText, "first again")
+
+        // A colliding key is only a hint: file `first`'s element under the key of an edited copy.
+        let edited = elements[3].replacingOccurrences(of: digest, with: String(digest.suffix(32) + digest.prefix(32)))
+        let known = try XCTUnwrap(Array(elements[3].utf8).withUnsafeBytes { text in cache.inputs.first(cache.inputs.key(text), where: { cache.isText(text, of: $0) }) })
+        Array(edited.utf8).withUnsafeBytes { cache.inputs.insert(known, cache.inputs.key($0)) }
+        let collided = firstText.replacingOccurrences(of: elements[3], with: edited)
+        assertSame(collided, "an element whose key collides with a cached one")
+        XCTAssertNotEqual(try SignedTrace(parsing: DSSEEnvelope(payloadType: DSSEEnvelope.inTotoPayloadType, payload: Array(collided.utf8)).json,
+                                          source: "t", cache: cache).trace.inputs[3], first.inputs[3])
+    }
+
     /// The cache's table keeps finding every value after growing well past its first size, and
     /// only under the text it was stored with.
     func testValueTableFindsEveryValueAfterGrowing() {

@@ -13,7 +13,7 @@
 //
 // Invariants: no reader traps; errors are fine. `SignedTrace(parsing:)` (fast canonical reader
 // first) accepts exactly what the general path (`DSSEEnvelope` + `JSONValue` + `BuildTrace`)
-// accepts, with the same envelope and trace; an accepted trace's envelope JSON parses again to
+// accepts, with the same envelope and trace, with or without a cache (fresh, or filled by earlier inputs); an accepted trace's envelope JSON parses again to
 // the same signed trace, and its statement re-encodes to a statement with the same canonical bytes.
 import CLibFuzzer
 import NixFormats
@@ -35,6 +35,8 @@ let trusted = [
     try! NixPublicKey(parsing: "builderA:diZIhvLSthXHFH+qz5dY/Fegz/u7Z+8aMekjrabc+fI="),
 ]
 
+nonisolated(unsafe) let sharedCache = TraceValueCache()
+
 /// The strict general path, without the canonical fast reader.
 func generalPath(_ bytes: [UInt8]) -> (DSSEEnvelope, BuildTrace)? {
     guard let envelope = try? DSSEEnvelope(parsing: bytes, source: source),
@@ -47,6 +49,10 @@ func generalPath(_ bytes: [UInt8]) -> (DSSEEnvelope, BuildTrace)? {
 func checkEnvelope(_ bytes: [UInt8]) {
     let parsed = try? SignedTrace(parsing: bytes, source: source)
     let cached = try? SignedTrace(parsing: bytes, source: source, cache: TraceValueCache())
+    // A cache that lives across inputs, as the loader's does across files: what earlier inputs
+    // left in it (paths, hashes, dependency elements) must not change how this one reads.
+    let shared = try? SignedTrace(parsing: bytes, source: source, cache: sharedCache)
+    precondition(parsed == shared, "parsing with a TraceValueCache filled by earlier inputs gives a different result")
     let general = generalPath(bytes)
     precondition((parsed == nil) == (general == nil),
                  "SignedTrace(parsing:) \(parsed == nil ? "refuses" : "accepts") what the general path \(general == nil ? "refuses" : "accepts")")

@@ -31,6 +31,11 @@ int vouch_ed25519_key_prepare(vouch_ed25519_key *key, const uint8_t public_key[3
  * 32-byte public key and M the message. Returns 1 if valid, 0 if not. Thread-safe; *key is read only. */
 int vouch_ed25519_verify_prehashed(const vouch_ed25519_key *key, const uint8_t signature[64], const uint8_t k[64]);
 
+/* For tests: 1/a mod p (p = 2^255 - 19; 0 for a ≡ 0) for a given as five 51-bit limbs that may each
+ * be up to 2^54 - 1 (the redundant form the field code passes around), both by Fermat's little
+ * theorem and by the variable-time safegcd inversion that verification uses; canonical little-endian. */
+void vouch_ed25519_field_inverses(const uint64_t a[5], uint8_t fermat[32], uint8_t safegcd[32]);
+
 #ifdef __cplusplus
 }
 #endif
