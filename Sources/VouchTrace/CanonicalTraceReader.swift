@@ -97,6 +97,8 @@ struct CanonicalTraceReader {
             return try? StorePath(baseName: String(decoding: base, as: UTF8.self), storeDir: storeDir)
         }
         var inputs: [BuildTrace.Input] = []
+        /// The inputs' indices in the cache.
+        var known: [Int32]? = cache == nil ? nil : []
         var previousName: Span?
         if !literal("]") {
             while true {
@@ -104,11 +106,12 @@ struct CanonicalTraceReader {
                 if let cache, let end = Self.descriptorEnd(bytes, from: index) {
                     let element = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[index..<end]))
                     let key = cache.inputs.key(element)
-                    if let known = cache.inputs.first(key, where: { $0.storeDir == storeDir && cache.isText(element, of: $0) }) {
-                        let n = (index + known.name.lowerBound)..<(index + known.name.upperBound)
+                    if let hit = cache.inputs.first(key, where: { $0.storeDir == storeDir && cache.isText(element, of: $0) }) {
+                        let n = (index + hit.name.lowerBound)..<(index + hit.name.upperBound)
                         guard previousName.map({ less($0, n) }) ?? true else { return nil }
                         previousName = n
-                        inputs.append(known.input)
+                        inputs.append(hit.input)
+                        known?.append(hit.id)
                         index = end
                         if literal(",") { continue }
                         guard literal("]") else { return nil }
@@ -131,14 +134,16 @@ struct CanonicalTraceReader {
                 let input = BuildTrace.Input(path: p, narHash: hash, derivation: drv, output: output)
                 inputs.append(input)
                 if let cache {
-                    cache.remember(input, element: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[elementStart..<index])),
-                                   name: (n.lowerBound - elementStart)..<(n.upperBound - elementStart), storeDir: storeDir)
+                    known?.append(cache.remember(input, element: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[elementStart..<index])),
+                                                 name: (n.lowerBound - elementStart)..<(n.upperBound - elementStart), storeDir: storeDir))
                 }
                 if literal(",") { continue }
                 guard literal("]") else { return nil }
                 break
             }
         }
+        // Traces of one step usually list the same inputs: they share one array.
+        if let cache, let known { inputs = cache.shared(inputs, ids: known) }
         // runDetails
         guard literal("},\"runDetails\":{\"builder\":{\"id\":"), let idSpan = plainString(), literal(",\"version\":{"),
               let implSpan = plainString(), literal(":"), let versionSpan = plainString(), literal("}}") else { return nil }
@@ -399,7 +404,12 @@ public final class TraceValueCache {
     var inputs = ValueTable<KnownInput>()
     private var inputText: [UInt8] = []
 
+    /// Input arrays by the cache indices of their inputs.
+    private var inputLists = ValueTable<(ids: [Int32], inputs: [BuildTrace.Input])>()
+
     struct KnownInput {
+        /// Its index in `inputs`.
+        let id: Int32
         let input: BuildTrace.Input
         let storeDir: String
         /// The element's bytes in `inputText`.
@@ -410,10 +420,21 @@ public final class TraceValueCache {
 
     public init() {}
 
-    func remember(_ input: BuildTrace.Input, element: UnsafeRawBufferPointer, name: Range<Int>, storeDir: String) {
+    /// Returns the input's index.
+    func remember(_ input: BuildTrace.Input, element: UnsafeRawBufferPointer, name: Range<Int>, storeDir: String) -> Int32 {
         let start = inputText.count
         inputText.append(contentsOf: element)
-        inputs.insert(KnownInput(input: input, storeDir: storeDir, text: start..<inputText.count, name: name), inputs.key(element))
+        let id = Int32(inputs.count)
+        inputs.insert(KnownInput(id: id, input: input, storeDir: storeDir, text: start..<inputText.count, name: name), inputs.key(element))
+        return id
+    }
+
+    /// An array equal to `list` (whose elements have the cache indices `ids`): one seen before, or `list`.
+    func shared(_ list: [BuildTrace.Input], ids: [Int32]) -> [BuildTrace.Input] {
+        let key = ids.withUnsafeBytes { inputLists.key($0) }
+        if let seen = inputLists.first(key, where: { $0.ids == ids }) { return seen.inputs }
+        inputLists.insert((ids, list), key)
+        return list
     }
 
     func isText(_ element: UnsafeRawBufferPointer, of known: KnownInput) -> Bool {
@@ -430,6 +451,8 @@ struct ValueTable<Value> {
     private var keys: [UInt64] = []
     private var values: [Value] = []
     private let seed = UInt64.random(in: .min ... .max) | 1
+
+    var count: Int { values.count }
 
     /// The key of `text`: a multiply-mix hash of its bytes, 8 at a time.
     func key(_ text: UnsafeRawBufferPointer) -> UInt64 {
