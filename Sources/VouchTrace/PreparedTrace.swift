@@ -13,19 +13,46 @@ public struct PreparedTrace: Sendable {
         trace = signed.trace
         let key = signed.trace.builderKey.raw
         let envelope = signed.envelope
-        // PAE(type, payload) = "DSSEv1 <len(type)> <type> <len(payload)> " ‖ payload.
-        var head: [UInt8] = Array("DSSEv1 ".utf8)
-        Self.appendDecimal(envelope.payloadType.utf8.count, to: &head)
-        head.append(UInt8(ascii: " "))
-        head += envelope.payloadType.utf8
-        head.append(UInt8(ascii: " "))
-        Self.appendDecimal(envelope.payload.count, to: &head)
-        head.append(UInt8(ascii: " "))
+        let head = Self.paeHead(envelope)
         signatures = head.withUnsafeBytes { head in
             envelope.payload.withUnsafeBytes { payload in
                 envelope.signatures.compactMap { Ed25519PreparedSignature($0.bytes, publicKey: key, message: head, payload) }
             }
         }
+    }
+
+    private init(trace: BuildTrace, signatures: [Ed25519PreparedSignature]) {
+        self.trace = trace
+        self.signatures = signatures
+    }
+
+    /// `init(_:)` of each, with the signatures' hashing done four at a time where the CPU allows.
+    public static func preparing(_ signed: [SignedTrace]) -> [PreparedTrace] {
+        var requests: [(signature: [UInt8], publicKey: [UInt8], message: [[UInt8]])] = []
+        for trace in signed {
+            let head = paeHead(trace.envelope)
+            for signature in trace.envelope.signatures {
+                requests.append((signature.bytes, trace.trace.builderKey.raw, [head, trace.envelope.payload]))
+            }
+        }
+        var prepared = Ed25519PreparedSignature.prepare(requests)[...]
+        return signed.map { trace in
+            let count = trace.envelope.signatures.count
+            defer { prepared = prepared.dropFirst(count) }
+            return PreparedTrace(trace: trace.trace, signatures: prepared.prefix(count).compactMap { $0 })
+        }
+    }
+
+    /// PAE(type, payload) = "DSSEv1 <len(type)> <type> <len(payload)> " ‖ payload: the part before the payload.
+    private static func paeHead(_ envelope: DSSEEnvelope) -> [UInt8] {
+        var head: [UInt8] = Array("DSSEv1 ".utf8)
+        appendDecimal(envelope.payloadType.utf8.count, to: &head)
+        head.append(UInt8(ascii: " "))
+        head += envelope.payloadType.utf8
+        head.append(UInt8(ascii: " "))
+        appendDecimal(envelope.payload.count, to: &head)
+        head.append(UInt8(ascii: " "))
+        return head
     }
 
     private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {

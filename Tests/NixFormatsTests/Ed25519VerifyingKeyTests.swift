@@ -67,6 +67,7 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
             }
         }
         check.assertExercisedBoth()
+        check.assertBatchAgrees()
     }
 
     /// Keys of small order (all eight, x = 0 with the sign bit set), non-canonical keys (y = p + i,
@@ -192,6 +193,7 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
         var accepted = 0
         var rejected = 0
         var prepared: [[UInt8]: Ed25519VerifyingKey?] = [:]
+        var cases: [(key: [UInt8], signature: [UInt8], message: [UInt8], reference: Bool)] = []
 
         @discardableResult
         mutating func callAsFunction(_ key: [UInt8], _ signature: [UInt8], _ message: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> Bool {
@@ -205,8 +207,19 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
                 Ed25519PreparedSignature(signature, publicKey: key, message: UnsafeRawBufferPointer(rebasing: m[..<cut]), UnsafeRawBufferPointer(rebasing: m[cut...]))
             }
             XCTAssertEqual(ahead.map { prepared[key]!?.isValid($0) ?? false } ?? false, reference, "prepared signature", file: file, line: line)
+            cases.append((key, signature, message, reference))
             if reference { accepted += 1 } else { rejected += 1 }
             return reference
+        }
+
+        /// Every case so far, prepared in one batch (hashed four at a time, messages in two parts).
+        func assertBatchAgrees(file: StaticString = #filePath, line: UInt = #line) {
+            let batch = Ed25519PreparedSignature.prepare(cases.map { ($0.signature, $0.key, [Array($0.message.prefix(7)), Array($0.message.dropFirst(7))]) })
+            XCTAssertEqual(batch.count, cases.count, file: file, line: line)
+            for (item, prepared) in zip(cases, batch) {
+                let ours = prepared.map { self.prepared[item.key]!?.isValid($0) ?? false } ?? false
+                XCTAssertEqual(ours, item.reference, "batch: key \(hexString(item.key)) message \(item.message.count) bytes", file: file, line: line)
+            }
         }
 
         func assertExercisedBoth(file: StaticString = #filePath, line: UInt = #line) {

@@ -16,10 +16,17 @@ final class SignedTraceTests: XCTestCase {
         let signed = try SignedTrace(parsing: envelope.json, source: "test")
         let prepared = try PreparedTrace(parsing: envelope.json, source: "test", cache: TraceValueCache())
         XCTAssertEqual(prepared.trace, signed.trace, file: file, line: line)
+        // Also prepared in batches (hashed side by side), beside another trace.
+        let other = try SignedTrace(signing: Fixture.trace(builder: c.publicKey, inputs: 3), with: c)
+        let batch = PreparedTrace.preparing([signed, other, signed])
+        XCTAssertEqual(batch.map(\.trace), [signed.trace, other.trace, signed.trace], file: file, line: line)
+        XCTAssertEqual(Ed25519VerifyingKey(c.publicKey).map(batch[1].isSignedByBuilder), true, file: file, line: line)
         let builder = signed.trace.builderKey
         for key in [a.publicKey, b.publicKey, c.publicKey] {
             let expected = key == builder && signed.isSignedByBuilder(trusting: [key])
             XCTAssertEqual(Ed25519VerifyingKey(key).map(prepared.isSignedByBuilder), expected, "prepared for \(key.name)", file: file, line: line)
+            XCTAssertEqual(Ed25519VerifyingKey(key).map(batch[0].isSignedByBuilder), expected, "batch-prepared for \(key.name)", file: file, line: line)
+            XCTAssertEqual(Ed25519VerifyingKey(key).map(batch[2].isSignedByBuilder), expected, "batch-prepared for \(key.name)", file: file, line: line)
         }
         return signed
     }

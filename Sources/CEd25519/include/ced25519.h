@@ -31,6 +31,14 @@ int vouch_ed25519_key_prepare(vouch_ed25519_key *key, const uint8_t public_key[3
  * 32-byte public key and M the message. Returns 1 if valid, 0 if not. Thread-safe; *key is read only. */
 int vouch_ed25519_verify_prehashed(const vouch_ed25519_key *key, const uint8_t signature[64], const uint8_t k[64]);
 
+/* SHA-512 (FIPS 180-4) of count messages (any lengths), four at a time side by side in AVX2 lanes when
+ * the CPU has AVX2 (checked once), else one after another: the challenges k = SHA-512(R ‖ A ‖ M) of
+ * many signatures. digests holds count × 64 bytes and must not overlap the messages. Thread-safe. */
+void vouch_sha512_x4(uint8_t *digests, const uint8_t *const messages[], const size_t lengths[], int count);
+
+/* SHA-512 of one message (portable C; the fallback of vouch_sha512_x4). */
+void vouch_sha512(uint8_t digest[64], const uint8_t *message, size_t length);
+
 /* For tests: 1/a mod p (p = 2^255 - 19; 0 for a ≡ 0) for a given as five 51-bit limbs that may each
  * be up to 2^54 - 1 (the redundant form the field code passes around), both by Fermat's little
  * theorem and by the variable-time safegcd inversion that verification uses; canonical little-endian. */

@@ -52,7 +52,7 @@ public final class Ed25519VerifyingKey: Sendable {
     /// Whether `signature` is valid under this key: false if it was prepared for another key.
     public func isValid(_ signature: Ed25519PreparedSignature) -> Bool {
         guard signature.publicKey == rawRepresentation else { return false }
-        return signature.challenge.withUnsafeBytes { k in
+        return withUnsafeBytes(of: signature.challenge) { k in
             vouch_ed25519_verify_prehashed(prepared, signature.bytes, k.bindMemory(to: UInt8.self).baseAddress!) == 1
         }
     }
@@ -66,7 +66,14 @@ public struct Ed25519PreparedSignature: Sendable {
     public let bytes: [UInt8]
     /// The 32-byte key the challenge was computed for.
     public let publicKey: [UInt8]
-    let challenge: SHA512Digest
+    /// SHA-512(R ‖ A ‖ M).
+    let challenge: SIMD64<UInt8>
+
+    private init(bytes: [UInt8], publicKey: [UInt8], challenge: SIMD64<UInt8>) {
+        self.bytes = bytes
+        self.publicKey = publicKey
+        self.challenge = challenge
+    }
 
     /// Nil unless `signature` has 64 bytes and `publicKey` 32 (no other signature can verify);
     /// `message` is the concatenation of the given buffers.
@@ -76,8 +83,47 @@ public struct Ed25519PreparedSignature: Sendable {
         signature.withUnsafeBytes { sha.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0.prefix(32))) }
         publicKey.withUnsafeBytes { sha.update(bufferPointer: $0) }
         for part in parts { sha.update(bufferPointer: part) }
-        bytes = signature
-        self.publicKey = publicKey
-        challenge = sha.finalize()
+        var challenge = SIMD64<UInt8>()
+        sha.finalize().withUnsafeBytes { digest in withUnsafeMutableBytes(of: &challenge) { $0.copyMemory(from: digest) } }
+        self.init(bytes: signature, publicKey: publicKey, challenge: challenge)
+    }
+
+    /// What `init?(_:publicKey:message:)` gives for each request (its message the concatenation of
+    /// `message`), with the hashing done four messages at a time where the CPU allows.
+    public static func prepare(_ requests: [(signature: [UInt8], publicKey: [UInt8], message: [[UInt8]])]) -> [Ed25519PreparedSignature?] {
+        var results = [Ed25519PreparedSignature?](repeating: nil, count: requests.count)
+        let valid = requests.indices.filter { requests[$0].signature.count == 64 && requests[$0].publicKey.count == 32 }
+        // R ‖ A ‖ M of up to four requests, one buffer each.
+        var buffers = [[UInt8]](repeating: [], count: 4)
+        var digests = [SIMD64<UInt8>](repeating: SIMD64(), count: 4)
+        for start in stride(from: 0, to: valid.count, by: 4) {
+            let group = valid[start..<min(start + 4, valid.count)]
+            for (lane, index) in group.enumerated() {
+                let request = requests[index]
+                buffers[lane].removeAll(keepingCapacity: true)
+                buffers[lane] += request.signature.prefix(32)
+                buffers[lane] += request.publicKey
+                for part in request.message { buffers[lane] += part }
+            }
+            hash(&digests, buffers, count: group.count)
+            for (lane, index) in group.enumerated() {
+                results[index] = Ed25519PreparedSignature(bytes: requests[index].signature, publicKey: requests[index].publicKey, challenge: digests[lane])
+            }
+        }
+        return results
+    }
+
+    private static func hash(_ digests: inout [SIMD64<UInt8>], _ buffers: [[UInt8]], count: Int) {
+        buffers[0].withUnsafeBufferPointer { b0 in buffers[1].withUnsafeBufferPointer { b1 in
+            buffers[2].withUnsafeBufferPointer { b2 in buffers[3].withUnsafeBufferPointer { b3 in
+                var messages: [UnsafePointer<UInt8>?] = [b0.baseAddress, b1.baseAddress, b2.baseAddress, b3.baseAddress]
+                var lengths = [b0.count, b1.count, b2.count, b3.count]
+                digests.withUnsafeMutableBytes { out in
+                    messages.withUnsafeMutableBufferPointer { m in
+                        vouch_sha512_x4(out.baseAddress!.assumingMemoryBound(to: UInt8.self), m.baseAddress!, &lengths, Int32(count))
+                    }
+                }
+            }}
+        }}
     }
 }

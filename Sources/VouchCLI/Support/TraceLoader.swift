@@ -34,17 +34,29 @@ enum TraceLoader {
                 let cache = TraceValueCache()
                 var directories = OpenDirectories()
                 defer { directories.close() }
+                // Envelopes are prepared four at a time (their signatures hashed side by side).
+                var pending: [(file: Int, trace: SignedTrace)] = []
+                func flush() {
+                    for (item, prepared) in zip(pending, PreparedTrace.preparing(pending.map(\.trace))) {
+                        (slots.traces.baseAddress! + item.file).initialize(to: prepared)
+                        slots.isEnvelope[item.file] = true
+                    }
+                    pending.removeAll(keepingCapacity: true)
+                }
                 for i in stride(from: share, to: files.count, by: shares) {
                     do {
-                        if let laut = try read(files[i], storeDir: storeDir, cache: cache, directories: &directories, into: slots.traces.baseAddress! + i) {
+                        switch try read(files[i], storeDir: storeDir, cache: cache, directories: &directories) {
+                        case .envelope(let trace):
+                            pending.append((i, trace))
+                            if pending.count == 4 { flush() }
+                        case .laut(let laut):
                             slots.others[share].append((i, .success(laut)))
-                        } else {
-                            slots.isEnvelope[i] = true
                         }
                     } catch {
                         slots.others[share].append((i, .failure(error)))
                     }
                 }
+                flush()
             }
             // Close the gaps left by other files; moving a trace does not copy it.
             var kept = 0
@@ -63,17 +75,19 @@ enum TraceLoader {
         return loaded
     }
 
-    /// Parses one file: an envelope (the common case) is initialized into `slot` and nil
-    /// returned; else the file must be a laut trace file, whose traces are returned.
-    static func read(_ path: String, storeDir: String, cache: TraceValueCache, directories: inout OpenDirectories,
-                     into slot: UnsafeMutablePointer<PreparedTrace>) throws -> [LautTrace]? {
+    enum File {
+        case envelope(SignedTrace)
+        case laut([LautTrace])
+    }
+
+    /// Parses one file: an envelope (the common case), else a laut trace file.
+    static func read(_ path: String, storeDir: String, cache: TraceValueCache, directories: inout OpenDirectories) throws -> File {
         let bytes = try directories.read(path, limit: max(DSSEEnvelope.maximumSize, LautTrace.maximumSize))
         do {
-            slot.initialize(to: try PreparedTrace(parsing: bytes, source: path, cache: cache))
-            return nil
+            return .envelope(try SignedTrace(parsing: bytes, source: path, cache: cache))
         } catch {
             guard let value = try? JSONValue(parsing: bytes), value["signatures"]?.array != nil, value["payload"] == nil else { throw error }
-            return try LautTrace.parseFile(bytes, source: path, storeDir: storeDir)
+            return .laut(try LautTrace.parseFile(bytes, source: path, storeDir: storeDir))
         }
     }
 
