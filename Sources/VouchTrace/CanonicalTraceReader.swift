@@ -97,7 +97,7 @@ struct CanonicalTraceReader {
             return try? StorePath(baseName: String(decoding: base, as: UTF8.self), storeDir: storeDir)
         }
         var inputs: [BuildTrace.Input] = []
-        /// The inputs' indices in the cache.
+        /// With a cache, the inputs' indices in it (the inputs themselves are taken from there at the end).
         var known: [Int32]? = cache == nil ? nil : []
         var previousName: Span?
         if !literal("]") {
@@ -110,7 +110,6 @@ struct CanonicalTraceReader {
                         let n = (index + hit.name.lowerBound)..<(index + hit.name.upperBound)
                         guard previousName.map({ less($0, n) }) ?? true else { return nil }
                         previousName = n
-                        inputs.append(hit.input)
                         known?.append(hit.id)
                         index = end
                         if literal(",") { continue }
@@ -132,7 +131,7 @@ struct CanonicalTraceReader {
                       previousName.map({ less($0, n) }) ?? true, let p = path(n) else { return nil }
                 previousName = n
                 let input = BuildTrace.Input(path: p, narHash: hash, derivation: drv, output: output)
-                inputs.append(input)
+                if cache == nil { inputs.append(input) }
                 if let cache {
                     known?.append(cache.remember(input, element: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[elementStart..<index])),
                                                  name: (n.lowerBound - elementStart)..<(n.upperBound - elementStart), storeDir: storeDir))
@@ -142,8 +141,9 @@ struct CanonicalTraceReader {
                 break
             }
         }
-        // Traces of one step usually list the same inputs: they share one array.
-        if let cache, let known { inputs = cache.shared(inputs, ids: known) }
+        // With a cache every input is in it: the array is made from there, or shared with an earlier
+        // trace that listed the same inputs (as the traces of one step usually do).
+        if let cache, let known { inputs = cache.inputList(known) }
         // runDetails
         guard literal("},\"runDetails\":{\"builder\":{\"id\":"), let idSpan = plainString(), literal(",\"version\":{"),
               let implSpan = plainString(), literal(":"), let versionSpan = plainString(), literal("}}") else { return nil }
@@ -407,7 +407,7 @@ public final class TraceValueCache {
     /// Input arrays by the cache indices of their inputs.
     private var inputLists = ValueTable<(ids: [Int32], inputs: [BuildTrace.Input])>()
 
-    struct KnownInput {
+    final class KnownInput {
         /// Its index in `inputs`.
         let id: Int32
         let input: BuildTrace.Input
@@ -416,6 +416,14 @@ public final class TraceValueCache {
         let text: Range<Int>
         /// Its `name` value, relative to the element's start.
         let name: Range<Int>
+
+        init(id: Int32, input: BuildTrace.Input, storeDir: String, text: Range<Int>, name: Range<Int>) {
+            self.id = id
+            self.input = input
+            self.storeDir = storeDir
+            self.text = text
+            self.name = name
+        }
     }
 
     public init() {}
@@ -429,10 +437,12 @@ public final class TraceValueCache {
         return id
     }
 
-    /// An array equal to `list` (whose elements have the cache indices `ids`): one seen before, or `list`.
-    func shared(_ list: [BuildTrace.Input], ids: [Int32]) -> [BuildTrace.Input] {
+    /// The inputs with the cache indices `ids`, in that order: the array made for an earlier trace
+    /// that listed the same ones, else a new one (then kept).
+    func inputList(_ ids: [Int32]) -> [BuildTrace.Input] {
         let key = ids.withUnsafeBytes { inputLists.key($0) }
         if let seen = inputLists.first(key, where: { $0.ids == ids }) { return seen.inputs }
+        let list = ids.map { inputs[Int($0)].input }
         inputLists.insert((ids, list), key)
         return list
     }
@@ -453,6 +463,9 @@ struct ValueTable<Value> {
     private let seed = UInt64.random(in: .min ... .max) | 1
 
     var count: Int { values.count }
+
+    /// The value inserted `index`-th.
+    subscript(index: Int) -> Value { values[index] }
 
     /// The key of `text`: a multiply-mix hash of its bytes, 8 at a time.
     func key(_ text: UnsafeRawBufferPointer) -> UInt64 {
