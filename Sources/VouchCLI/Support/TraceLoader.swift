@@ -35,19 +35,22 @@ enum TraceLoader {
                 var directories = OpenDirectories()
                 defer { directories.close() }
                 // Envelopes are prepared four at a time (their signatures hashed side by side).
-                var pending: [(file: Int, trace: SignedTrace)] = []
+                var pendingFiles: [Int] = [], pending: [SignedTrace] = []
                 func flush() {
-                    for (item, prepared) in zip(pending, PreparedTrace.preparing(pending.map(\.trace))) {
-                        (slots.traces.baseAddress! + item.file).initialize(to: prepared)
-                        slots.isEnvelope[item.file] = true
+                    let batch = consume pending
+                    pending = []
+                    for (file, prepared) in zip(pendingFiles, PreparedTrace.preparing(batch)) {
+                        (slots.traces.baseAddress! + file).initialize(to: prepared)
+                        slots.isEnvelope[file] = true
                     }
-                    pending.removeAll(keepingCapacity: true)
+                    pendingFiles.removeAll(keepingCapacity: true)
                 }
                 for i in stride(from: share, to: files.count, by: shares) {
                     do {
                         switch try read(files[i], storeDir: storeDir, cache: cache, directories: &directories) {
                         case .envelope(let trace):
-                            pending.append((i, trace))
+                            pendingFiles.append(i)
+                            pending.append(trace)
                             if pending.count == 4 { flush() }
                         case .laut(let laut):
                             slots.others[share].append((i, .success(laut)))
