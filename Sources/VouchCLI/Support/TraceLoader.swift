@@ -37,8 +37,8 @@ enum TraceLoader {
                 // Envelopes are prepared four at a time (their signatures hashed side by side).
                 var pendingFiles: [Int] = [], pending: [SignedTrace] = []
                 func flush() {
-                    let batch = consume pending
-                    pending = []
+                    var batch: [SignedTrace] = []
+                    swap(&batch, &pending)
                     for (file, prepared) in zip(pendingFiles, PreparedTrace.preparing(batch)) {
                         (slots.traces.baseAddress! + file).initialize(to: prepared)
                         slots.isEnvelope[file] = true
