@@ -167,10 +167,29 @@ void ed_identity(ed_point *r) {
     *r = (ed_point){fe_zero, fe_one, fe_one, fe_zero};
 }
 
-void ed_add_digits(ed_point *r, const ed_affine *table, int w, const int8_t *d) {
-    const int rows = ED_ROWS(w), cols = ED_COLS(w);
-    for (int i = 0; i < rows; i++) {
-        if (d[i] > 0) ed_add_affine(r, r, &table[i * cols + d[i] - 1], 0);
-        if (d[i] < 0) ed_add_affine(r, r, &table[i * cols - d[i] - 1], 1);
+/* Every cache line of an entry (120 bytes: two lines, or three when it straddles). */
+static inline void ed_prefetch(const ed_affine *q) {
+    const char *p = (const char *)q;
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+    __builtin_prefetch(p + sizeof *q - 1);
+}
+
+void ed_add_terms(ed_point *r, const ed_term *terms, int n) {
+    enum { AHEAD = 6 };
+    for (int i = 0; i < n && i < AHEAD; i++) ed_prefetch(terms[i].q);
+    for (int i = 0; i < n; i++) {
+        if (i + AHEAD < n) ed_prefetch(terms[i + AHEAD].q);
+        ed_add_affine(r, r, terms[i].q, terms[i].negate);
     }
+}
+
+int ed_terms(ed_term *terms, const ed_affine *table, int w, const int8_t *d, int subtract) {
+    const int rows = ED_ROWS(w), cols = ED_COLS(w);
+    int n = 0;
+    for (int i = 0; i < rows; i++) {
+        if (d[i] > 0) terms[n++] = (ed_term){&table[i * cols + d[i] - 1], subtract};
+        if (d[i] < 0) terms[n++] = (ed_term){&table[i * cols - d[i] - 1], !subtract};
+    }
+    return n;
 }

@@ -28,8 +28,18 @@ int ed_decode(ed_point *r, const uint8_t s[32]);
 void ed_encode(uint8_t s[32], const ed_point *p);
 /* Fills the ED_TABLE_SIZE(w) entries of p's table for window w. */
 void ed_table_build(ed_affine *table, int w, const ed_point *p);
-/* r += Σ d[i]·2^(w·i)·P for P's table with window w and ED_ROWS(w) digits, |d[i]| ≤ ED_COLS(w). */
-void ed_add_digits(ed_point *r, const ed_affine *table, int w, const int8_t *d);
 void ed_identity(ed_point *r);
+
+/* One table entry to add (negate = 0) or subtract (negate = 1). */
+typedef struct {
+    const ed_affine *q;
+    int negate;
+} ed_term;
+/* The terms of Σ d[i]·2^(w·i)·P (of its negation when subtract) for P's table with window w and
+ * ED_ROWS(w) digits, |d[i]| ≤ ED_COLS(w): one per nonzero digit, appended to terms; returns how many
+ * (≤ ED_ROWS(w)). */
+int ed_terms(ed_term *terms, const ed_affine *table, int w, const int8_t *d, int subtract);
+/* r += the n terms, each entry fetched from memory a few additions before it is used. */
+void ed_add_terms(ed_point *r, const ed_term *terms, int n);
 
 #endif

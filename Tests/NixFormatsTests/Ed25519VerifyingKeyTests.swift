@@ -189,6 +189,37 @@ final class Ed25519VerifyingKeyTests: XCTestCase {
         XCTAssertNil(message.withUnsafeBytes { Ed25519PreparedSignature(signature, publicKey: Array(aliceKey.rawRepresentation.dropLast()), message: $0) })
     }
 
+    /// A key's table is built by its first verification: threads verifying under a fresh key at once
+    /// (one builds, the others wait for it) all get swift-crypto's verdicts, for several fresh keys.
+    func testConcurrentFirstVerificationsOfFreshKeys() throws {
+        for round in 0..<4 {
+            let signer = Curve25519.Signing.PrivateKey()
+            let publicKey = Array(signer.publicKey.rawRepresentation)
+            let key = try XCTUnwrap(Ed25519VerifyingKey(rawRepresentation: publicKey))
+            let cases: [(signature: [UInt8], message: [UInt8], valid: Bool)] = try (0..<16).map { i in
+                let message = Array("round \(round) case \(i)".utf8)
+                var signature = Array(try signer.signature(for: message))
+                if i % 3 == 2 { signature[i] ^= 0x40 }
+                let reference = signer.publicKey.isValidSignature(signature, for: message)
+                return (signature, message, reference)
+            }
+            XCTAssertEqual(cases.filter(\.valid).count, 11, "the unmodified signatures are valid and the others not")
+            let verdicts = ConcurrentVerdicts(count: cases.count)
+            DispatchQueue.concurrentPerform(iterations: cases.count) { i in
+                verdicts.set(i, key.isValidSignature(cases[i].signature, for: cases[i].message))
+            }
+            XCTAssertEqual(verdicts.values, cases.map(\.valid), "round \(round)")
+        }
+    }
+
+    final class ConcurrentVerdicts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [Bool?]
+        init(count: Int) { stored = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ value: Bool) { lock.withLock { stored[i] = value } }
+        var values: [Bool] { lock.withLock { stored.map { $0 ?? false } } }
+    }
+
     struct Differential {
         var accepted = 0
         var rejected = 0

@@ -1,7 +1,8 @@
 /* Ed25519 signature verification against a public key prepared once and used many times.
  *
- * Preparing a key decodes it and precomputes multiples of it, so that a verification is two sums of
- * precomputed points (for the base point and for the key) and one inversion. Verification only,
+ * Preparing a key decodes it; its first verification precomputes multiples of it (a table), so that
+ * every verification is two sums of precomputed points (for the base point and for the key) and one
+ * inversion. Verification only,
  * variable time: every input is public.
  *
  * Acceptance is exactly that of BoringSSL's ED25519_verify (swift-crypto's Curve25519 on Linux):
@@ -23,13 +24,15 @@ typedef struct vouch_ed25519_key vouch_ed25519_key;
 
 size_t vouch_ed25519_key_size(void);
 
-/* Decodes public_key into *key. Returns 1, or 0 if the bytes are not the encoding of a curve point
- * (every signature would be rejected under such a key). Thread-safe. */
+/* Decodes public_key into *key (the table is built later, by the first verification). Returns 1, or 0
+ * if the bytes are not the encoding of a curve point (every signature would be rejected under such a
+ * key). */
 int vouch_ed25519_key_prepare(vouch_ed25519_key *key, const uint8_t public_key[32]);
 
 /* Verifies signature = R ‖ S for the prepared key, given k = SHA-512(R ‖ A ‖ M) where A is the
- * 32-byte public key and M the message. Returns 1 if valid, 0 if not. Thread-safe; *key is read only. */
-int vouch_ed25519_verify_prehashed(const vouch_ed25519_key *key, const uint8_t signature[64], const uint8_t k[64]);
+ * 32-byte public key and M the message. Returns 1 if valid, 0 if not. Thread-safe: the first call for
+ * a key builds its table (about 2 ms) while concurrent calls for that key wait for it. */
+int vouch_ed25519_verify_prehashed(vouch_ed25519_key *key, const uint8_t signature[64], const uint8_t k[64]);
 
 /* SHA-512 (FIPS 180-4) of count messages (any lengths), four at a time side by side in AVX2 lanes when
  * the CPU has AVX2 (checked once), else one after another: the challenges k = SHA-512(R ‖ A ‖ M) of
