@@ -2,8 +2,7 @@
  *
  * Preparing a key decodes it; its first verification precomputes multiples of it (a table), so that
  * every verification is two sums of precomputed points (for the base point and for the key) and one
- * inversion. Verification only,
- * variable time: every input is public.
+ * inversion. Verification only, variable time: every input is public.
  *
  * Acceptance is exactly that of BoringSSL's ED25519_verify (swift-crypto's Curve25519 on Linux):
  * S must be below the group order L; the public key decodes leniently (y may be ≥ p, x = 0 may carry

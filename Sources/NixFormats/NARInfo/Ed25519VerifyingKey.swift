@@ -6,7 +6,7 @@ import Foundation
 /// multiples, so that a verification is two sums of 32 precomputed points each and one field
 /// inversion, about a quarter of the time of `Curve25519.Signing.PublicKey.isValidSignature`
 /// (SHA-512 of the message aside). The table (480 KiB, owned by this object) is built by the key's
-/// first verification, about as long as 130 verifications; keys never used cost nothing. The base
+/// first verification, about as long as 130 verifications; a key never used costs no time. The base
 /// point's table, of the same size, is shared and built on first use.
 ///
 /// Accepts exactly what swift-crypto's `Curve25519.Signing.PublicKey.isValidSignature` accepts on
