@@ -103,6 +103,31 @@ final class DerivationTests: XCTestCase {
         }
     }
 
+    /// Placeholders in environment keys are rewritten too. When two keys become equal, the value of
+    /// the one that comes first in byte order is kept, as in Nix's `rewriteDerivation`, which
+    /// `emplace`s into a `std::map` in key order.
+    func testResolutionRewritesEnvironmentKeysAndValues() throws {
+        let drvPath = "/nix/store/3wvgcw666fxip05gm39zh3g5lciw54sa-ca-a.drv"
+        let placeholder = "/01gdpvpkx5avrzgr3ad228xp83fankhx2izcqs1y6bjwy2mi3hl5"
+        let realised = "/nix/store/b193iwr6dkzsls6snz82pc1jrrqmxl5k-ca-a"
+        let input = InputOutput(drvPath: drvPath, output: "out")
+        func derivation(_ env: [ByteString: ByteString]) -> Derivation {
+            Derivation(name: "t", outputs: ["out": .init(path: "/nix/store/0000000000000000000000000000000a-t")],
+                       inputDrvs: [drvPath: ["out"]], inputSrcs: [], platform: "x86_64-linux", builder: "/bin/sh",
+                       args: [ByteString("\(placeholder)/bin/run")], env: env)
+        }
+        let colliding = try derivation([ByteString(placeholder): "first", ByteString(realised): "second", "x": ByteString("\(placeholder)/bin")])
+            .resolved(with: [input: try StorePath(absolutePath: realised)])
+        XCTAssertEqual(colliding.env, [ByteString(realised): "first", "x": ByteString("\(realised)/bin")])
+        XCTAssertEqual(colliding.args, [ByteString("\(realised)/bin/run")])
+        XCTAssertEqual(colliding.inputSrcs, [realised])
+        XCTAssertTrue(colliding.inputDrvs.isEmpty)
+
+        let valuesOnly = try derivation(["x": ByteString("\(placeholder)/bin:\(placeholder)"), "y": "plain"])
+            .resolved(with: [input: try StorePath(absolutePath: realised)])
+        XCTAssertEqual(valuesOnly.env, ["x": ByteString("\(realised)/bin:\(realised)"), "y": "plain"])
+    }
+
     func testControlBytesAreWrittenRaw() throws {
         let drv = try load("790cy2a72jnmr1zdb7vjf70bi90ky51l-esc.drv")
         XCTAssertEqual(drv.env["ctl"]?.bytes, [0x61, 0x01, 0x62, 0x7f, 0x63, 0xc3, 0xa9, 0x64, 0x08, 0x65, 0x0b, 0x66])
