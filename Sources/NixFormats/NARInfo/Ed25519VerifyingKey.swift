@@ -17,7 +17,8 @@ import Foundation
 public final class Ed25519VerifyingKey: Sendable {
     /// The 32-byte public key.
     public let rawRepresentation: [UInt8]
-    /// The C `vouch_ed25519_key`: written once by `init`, then only read.
+    /// The C `vouch_ed25519_key`: decoded by `init`; its table is written once, by the first
+    /// verification, which the C code makes safe across threads (the others wait), then only read.
     nonisolated(unsafe) private let prepared: OpaquePointer
 
     /// Nil if `rawRepresentation` is not 32 bytes or not the encoding of a curve point (swift-crypto
