@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,21 +17,26 @@ enum TraceLoader {
     }
 
     static func load(traceFiles files: [String], storeDir: String = StorePath.defaultStoreDir) -> Loaded {
-        // A few interleaved shares per worker, each with its own cache of paths and hashes (traces
-        // share most of their inputs); interleaving keeps the shares even. Envelopes are parsed
-        // straight into their slot of `traces` (copying a trace would retain each of its many
-        // fields); the few other files are collected per share.
-        let shares = min(files.count, 8)
+        // One worker per core, each with its own cache of paths and hashes (traces share most of
+        // their inputs), taking the next few files of `order` until none is left: no worker waits
+        // on a share that another happened to get late. Files are taken in base-name order, so the
+        // traces of one step from several builders' directories (named after the derivation) go
+        // to one worker close together and share its cache. Envelopes are parsed straight into
+        // their slot of `traces` (copying a trace would retain each of its many fields); the few
+        // other files are collected per worker.
+        let workers = max(1, min(files.count, ProcessInfo.processInfo.activeProcessorCount))
+        let order = processingOrder(files)
+        let next = NextChunk(count: files.count, size: 16)
         let isEnvelope = UnsafeMutableBufferPointer<Bool>.allocate(capacity: files.count)
         isEnvelope.initialize(repeating: false)
         defer { isEnvelope.deallocate() }
-        let others = UnsafeMutableBufferPointer<[(file: Int, result: Result<[LautTrace], any Error>)]>.allocate(capacity: shares)
+        let others = UnsafeMutableBufferPointer<[(file: Int, result: Result<[LautTrace], any Error>)]>.allocate(capacity: workers)
         others.initialize(repeating: [])
         defer { others.deinitialize().deallocate() }
         var loaded = Loaded()
         loaded.traces = [PreparedTrace](unsafeUninitializedCapacity: files.count) { buffer, count in
             let slots = Slots(traces: buffer, isEnvelope: isEnvelope, others: others)
-            DispatchQueue.concurrentPerform(iterations: shares) { share in
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 let cache = TraceValueCache()
                 var directories = OpenDirectories()
                 defer { directories.close() }
@@ -45,18 +51,20 @@ enum TraceLoader {
                     }
                     pendingFiles.removeAll(keepingCapacity: true)
                 }
-                for i in stride(from: share, to: files.count, by: shares) {
-                    do {
-                        switch try read(files[i], storeDir: storeDir, cache: cache, directories: &directories) {
-                        case .envelope(let trace):
-                            pendingFiles.append(i)
-                            pending.append(trace)
-                            if pending.count == 4 { flush() }
-                        case .laut(let laut):
-                            slots.others[share].append((i, .success(laut)))
+                while let chunk = next.take() {
+                    for i in order[chunk] {
+                        do {
+                            switch try read(files[i], storeDir: storeDir, cache: cache, directories: &directories) {
+                            case .envelope(let trace):
+                                pendingFiles.append(i)
+                                pending.append(trace)
+                                if pending.count == 4 { flush() }
+                            case .laut(let laut):
+                                slots.others[worker].append((i, .success(laut)))
+                            }
+                        } catch {
+                            slots.others[worker].append((i, .failure(error)))
                         }
-                    } catch {
-                        slots.others[share].append((i, .failure(error)))
                     }
                 }
                 flush()
@@ -76,6 +84,37 @@ enum TraceLoader {
             }
         }
         return loaded
+    }
+
+    /// File indices by base name (bytewise), ties by index.
+    static func processingOrder(_ files: [String]) -> [Int] {
+        let names = files.map { path -> Substring in
+            guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path[...] }
+            return path[path.utf8.index(after: slash)...]
+        }
+        return files.indices.sorted { a, b in
+            if names[a] == names[b] { return a < b }
+            return names[a].utf8.lexicographicallyPrecedes(names[b].utf8)
+        }
+    }
+
+    /// Hands out consecutive ranges of `0..<count` to workers, each range once.
+    final class NextChunk: @unchecked Sendable {
+        private let lock = NSLock()
+        private var start = 0
+        private let count: Int
+        private let size: Int
+        init(count: Int, size: Int) { (self.count, self.size) = (count, size) }
+
+        /// The next range, or nil once all are taken. Guarded by `lock`: hence the unchecked Sendable.
+        func take() -> Range<Int>? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard start < count else { return nil }
+            let range = start..<min(count, start + size)
+            start = range.upperBound
+            return range
+        }
     }
 
     enum File {
@@ -116,7 +155,7 @@ enum TraceLoader {
         func close() { for fd in open.values { _ = Glibc.close(fd) } }
     }
 
-    /// Each slot is written by exactly one worker (`others` by share) and read after
+    /// Each slot is written by exactly one worker (`others` by worker) and read after
     /// concurrentPerform returns.
     struct Slots: @unchecked Sendable {
         let traces: UnsafeMutableBufferPointer<PreparedTrace>
