@@ -29,17 +29,30 @@ struct EvidenceIndex: @unchecked Sendable {
         narinfoByPath = narinfos
     }
 
+    /// `body` applied to Vouch trace `index` read in place: a copy would retain each of its many fields.
+    func withTrace<R>(_ index: Int, _ body: (borrowing BuildTrace) throws -> R) rethrows -> R {
+        try evidence.traces.withUnsafeBufferPointer { try body(($0.baseAddress! + index).pointee.trace) }
+    }
+
+    /// The name in the builder key of Vouch trace `index`.
+    func builderName(_ index: Int) -> String {
+        evidence.traces.withUnsafeBufferPointer { ($0.baseAddress! + index).pointee.trace.builderKey.name }
+    }
+
     /// The policy name a Vouch trace counts under (its signature aside), or why it does not count.
     func countedSigner(_ index: Int) -> Result<String, PolicyRejection> {
-        policy.countedSigner(of: evidence.traces[index].trace)
+        withTrace(index) { policy.countedSigner(of: $0) }
     }
 
     /// True when the trace's builder is a policy key and one of the envelope's signatures verifies
     /// under it (``SignedTrace/isSignedByBuilder(trusting:)`` with prepared keys).
     func isSignedByBuilder(_ index: Int) -> Bool {
         // Fields read in place: a copy of the whole trace would retain each of its many fields.
-        guard let key = preparedKeys.first(where: { $0.key == evidence.traces[index].trace.builderKey })?.prepared else { return false }
-        return evidence.traces[index].isSignedByBuilder(key)
+        evidence.traces.withUnsafeBufferPointer { traces in
+            let prepared = traces.baseAddress! + index
+            guard let key = preparedKeys.first(where: { $0.key == prepared.pointee.trace.builderKey })?.prepared else { return false }
+            return prepared.pointee.isSignedByBuilder(key)
+        }
     }
 
     /// The policy key whose signature on a laut trace verifies (keys hinted by `kid` first).

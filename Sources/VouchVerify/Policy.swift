@@ -16,7 +16,16 @@ public struct Policy: Sendable {
         public func isSatisfied(by signers: Set<String>) -> Bool {
             switch self {
             case .key(let name): signers.contains(name)
-            case .threshold(let k, let rules): rules.lazy.filter { $0.isSatisfied(by: signers) }.count >= k
+            case .threshold(let k, let rules):
+                // Stops at the k-th satisfied rule.
+                k <= 0 || rules.withUnsafeBufferPointer { rules in
+                    var met = 0
+                    for r in rules.indices where rules[r].isSatisfied(by: signers) {
+                        met += 1
+                        if met == k { return true }
+                    }
+                    return false
+                }
             }
         }
 

@@ -177,7 +177,9 @@ public struct Verifier {
         if case .fixedOutput = kind { rule = policy.fixedOutputRule! } else { rule = policy.rule }
 
         // Candidate entries: traces for this derivation, and traces for a resolution of it.
-        var candidates: [(entry: Entry, expected: ExpectedStep)] = []
+        // Candidates name their expectation by index: copying an expectation per entry would
+        // retain each of its fields.
+        var candidates: [(entry: Entry, expected: Int)] = []
         var rejections: [String] = []
         let resolvable: Bool
         switch kind {
@@ -186,50 +188,58 @@ public struct Verifier {
         }
         var expectations: [ExpectedStep] = []
         if !resolvable {
-            let expected = try staticExpectation(drv, path: path, accepted: accepted, floating: kind)
-            for i in index.byDerivation[path] ?? [] { candidates.append((.vouch(i), expected)) }
-            expectations.append(expected)
+            expectations.append(try staticExpectation(drv, path: path, accepted: accepted, floating: kind))
+            for i in index.byDerivation[path] ?? [] { candidates.append((.vouch(i), 0)) }
         } else {
             var resolutions: [String: ExpectedStep] = [:]
             var cache: [[StorePath]: Result<ExpectedStep, PolicyRejection>] = [:]
+            var resolved: [(entry: Int, builtPath: String)] = []
             for i in index.byDerivation[path] ?? [] {
-                switch resolution(for: index.evidence.traces[i].trace, of: drv, accepted: accepted, cache: &cache) {
+                switch index.withTrace(i, { resolution(for: $0, of: drv, accepted: accepted, cache: &cache) }) {
                 case .success(let expected):
                     resolutions[expected.builtPath] = expected
-                    candidates.append((.vouch(i), expected))
-                case .failure(let why): rejections.append("\(index.evidence.traces[i].trace.builderKey.name): \(why.reason)")
+                    resolved.append((i, expected.builtPath))
+                case .failure(let why): rejections.append("\(index.builderName(i)): \(why.reason)")
                 }
             }
             if let unique = uniqueResolution(of: drv, accepted: accepted, cache: &cache) { resolutions[unique.builtPath] = resolutions[unique.builtPath] ?? unique }
-            for builtPath in resolutions.keys.sorted() {
-                let expected = resolutions[builtPath]!
-                expectations.append(expected)
-                guard builtPath != path else { continue }
-                for i in index.byDerivation[builtPath] ?? [] { candidates.append((.vouch(i), expected)) }
+            let builtPaths = resolutions.keys.sorted()
+            expectations = builtPaths.map { resolutions[$0]! }
+            let position = Dictionary(uniqueKeysWithValues: builtPaths.enumerated().map { ($1, $0) })
+            candidates = resolved.map { (.vouch($0.entry), position[$0.builtPath]!) }
+            for (k, builtPath) in builtPaths.enumerated() where builtPath != path {
+                for i in index.byDerivation[builtPath] ?? [] { candidates.append((.vouch(i), k)) }
             }
         }
         step.resolvedDerivations = expectations.map(\.builtPath).filter { $0 != path }.sorted()
-        for expected in expectations {
-            for i in index.lautByHash[expected.builtHashPart] ?? [] { candidates.append((.laut(i), expected)) }
+        for k in expectations.indices {
+            for i in index.lautByHash[expectations[k].builtHashPart] ?? [] { candidates.append((.laut(i), k)) }
         }
         step.traceCount = candidates.count + rejections.count
 
         var counted: Set<String> = []
         var realisations: [String: [Realisation]] = [:]
-        for (entry, expected) in candidates {
-            let outputs: [(name: String, path: StorePath, narHash: NixHash)]
+        for (entry, e) in candidates {
+            // A Vouch trace's outputs are its own array (shared, not copied); a laut trace's are made here.
+            let outputs: [BuildTrace.Output]
             let label: String
             switch entry {
             case .vouch(let i):
-                let trace = index.evidence.traces[i].trace
-                label = trace.builderKey.name
-                if case .failure(let why) = check(trace, against: expected) { rejections.append("\(label): \(why.reason)"); continue }
-                outputs = trace.outputs.map { ($0.name, $0.path, $0.narHash) }
+                label = index.builderName(i)
+                // (A closure capturing the borrowed trace would copy it.)
+                let checked = index.withTrace(i) { trace -> Result<[BuildTrace.Output], PolicyRejection> in
+                    if case .failure(let why) = check(trace, against: expectations[e]) { return .failure(why) }
+                    return .success(trace.outputs)
+                }
+                switch checked {
+                case .failure(let why): rejections.append("\(label): \(why.reason)"); continue
+                case .success(let own): outputs = own
+                }
             case .laut(let i):
                 let laut = index.evidence.lautTraces[i]
                 label = "laut trace \(laut.keyID ?? "without kid")"
-                if case .failure(let why) = check(laut, against: expected) { rejections.append("\(label): \(why.reason)"); continue }
-                outputs = laut.outputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value.path, $0.value.narHash) }
+                if case .failure(let why) = check(laut, against: expectations[e]) { rejections.append("\(label): \(why.reason)"); continue }
+                outputs = laut.outputs.sorted { $0.key < $1.key }.map { BuildTrace.Output(name: $0.key, path: $0.value.path, narHash: $0.value.narHash, narSize: 0) }
             }
             // Nothing to add: these outputs are already accepted by signers that satisfy the rule.
             let redundant = outputs.allSatisfy { o in
@@ -245,7 +255,7 @@ public struct Verifier {
                 }
             case .laut(let i):
                 guard let key = index.lautSigner(i) else { rejections.append("\(label): no policy key's signature verifies"); continue }
-                switch policy.countedLautSigner(key: key, system: expected.system) {
+                switch policy.countedLautSigner(key: key, system: expectations[e].system) {
                 case .failure(let why): rejections.append(why.reason); continue
                 case .success(let name): signer = name
                 }
