@@ -126,10 +126,11 @@ struct ATermParser {
         DerivationError(.syntax, source: source, offset: offset ?? index, reason)
     }
 
-    mutating func expect(_ literal: String) throws(DerivationError) {
-        for byte in literal.utf8 {
+    mutating func expect(_ literal: StaticString) throws(DerivationError) {
+        let expected = literal.utf8Start
+        for k in 0..<literal.utf8CodeUnitCount {
             guard index < bytes.count else { throw fail("unexpected end of input, expected '\(literal)'") }
-            guard bytes[index] == byte else { throw fail("expected '\(literal)'") }
+            guard bytes[index] == expected[k] else { throw fail("expected '\(literal)'") }
             index += 1
         }
     }
@@ -182,14 +183,20 @@ struct ATermParser {
     }
 
     mutating func plainString() throws(DerivationError) -> String {
-        let start = index
-        let raw = try string(escaped: false)
+        try expect("\"")
+        // As string(escaped: false), decoded straight from the input: no escapes to undo.
+        var end = index
+        while end < bytes.count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\\") { end += 1 }
+        guard end < bytes.count else { index = end; throw fail("unterminated string") }
+        guard bytes[end] == UInt8(ascii: "\"") else { index = end + 1; throw fail("backslash in an unescaped field", at: end) }
         // Paths, output names and hash columns are printable ASCII in every derivation Nix writes;
         // refusing anything else keeps String comparison identical to Nix's byte order.
-        if let bad = raw.firstIndex(where: { $0 < 0x20 || $0 > 0x7e }) {
-            throw fail(.unsupported, "byte 0x\(Base16.encode([raw[bad]])) in a path, output name or hash field", at: start + 1 + bad)
+        if let bad = bytes[index..<end].firstIndex(where: { $0 < 0x20 || $0 > 0x7e }) {
+            throw fail(.unsupported, "byte 0x\(Base16.encode([bytes[bad]])) in a path, output name or hash field", at: bad)
         }
-        return String(decoding: raw, as: UTF8.self)
+        let text = String(decoding: bytes[index..<end], as: UTF8.self)
+        index = end + 1
+        return text
     }
 
     mutating func path() throws(DerivationError) -> String {
@@ -218,6 +225,15 @@ struct ATermParser {
         }
     }
 
+    /// As for byte strings, compared in place (no copies).
+    func requireAscending<T>(_ items: [T], what: String, at offset: Int, key: (T) -> String) throws(DerivationError) {
+        for i in items.indices.dropFirst() {
+            let (previous, current) = (key(items[i - 1]), key(items[i]))
+            guard !bytewise(previous, current) else { continue }
+            throw fail(.notCanonical, "\(what) \(previous == current ? "repeated" : "not sorted"): '\(current)'", at: offset)
+        }
+    }
+
     mutating func parseDerivation(name: String) throws(DerivationError) -> Derivation {
         guard bytes.count <= ATerm.maximumSize else { throw fail(.tooLarge, "larger than \(ATerm.maximumSize) bytes", at: 0) }
         try expect("Derive(")
@@ -238,7 +254,7 @@ struct ATermParser {
             try p.expect(")")
             return (name, Derivation.Output(path: path, hashAlgo: algo, hash: hash))
         }
-        try requireAscending(outputList.map { Array($0.0.utf8) }, what: "output name", at: outputsStart)
+        try requireAscending(outputList, what: "output name", at: outputsStart) { $0.0 }
         guard !outputList.isEmpty else { throw fail(.invalidOutput, "derivation has no outputs", at: outputsStart) }
         try expect(",")
         let inputsStart = index
@@ -248,15 +264,15 @@ struct ATermParser {
             try p.expect(",")
             let namesStart = p.index
             let names = try p.list { (q: inout ATermParser) throws(DerivationError) in try q.plainString() }
-            try p.requireAscending(names.map { Array($0.utf8) }, what: "input output name", at: namesStart)
+            try p.requireAscending(names, what: "input output name", at: namesStart) { $0 }
             try p.expect(")")
             return (path, names)
         }
-        try requireAscending(inputList.map { Array($0.0.utf8) }, what: "input derivation", at: inputsStart)
+        try requireAscending(inputList, what: "input derivation", at: inputsStart) { $0.0 }
         try expect(",")
         let srcsStart = index
         let srcs = try list { (p: inout ATermParser) throws(DerivationError) in try p.path() }
-        try requireAscending(srcs.map { Array($0.utf8) }, what: "input source", at: srcsStart)
+        try requireAscending(srcs, what: "input source", at: srcsStart) { $0 }
         try expect(",")
         let platform = try string(escaped: false)
         try expect(",")
