@@ -29,8 +29,8 @@ extension Derivation {
 
     func atermBytes(maskOutputs: Bool, inputDrvsOverride: [(String, [String])]?) -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(1024)
-        out.append(contentsOf: Array("Derive([".utf8))
+        out.reserveCapacity(4096)
+        appendLiteral("Derive([", to: &out)
         for (index, name) in outputNames.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             let output = outputs[name]!
@@ -41,49 +41,57 @@ extension Derivation {
             appendRaw(output.hash, to: &out)
             out.append(UInt8(ascii: ")"))
         }
-        out.append(contentsOf: Array("],[".utf8))
+        appendLiteral("],[", to: &out)
         let drvs = inputDrvsOverride ?? inputDrvs.keys.sorted(by: bytewise).map { ($0, inputDrvs[$0]!.sorted(by: bytewise)) }
         for (index, (path, names)) in drvs.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "("))
             appendRaw(path, to: &out)
-            out.append(contentsOf: Array(",[".utf8))
+            appendLiteral(",[", to: &out)
             for (i, name) in names.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 appendRaw(name, to: &out)
             }
-            out.append(contentsOf: Array("])".utf8))
+            appendLiteral("])", to: &out)
         }
-        out.append(contentsOf: Array("],[".utf8))
+        appendLiteral("],[", to: &out)
         for (index, path) in inputSrcs.sorted(by: bytewise).enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             appendRaw(path, to: &out)
         }
-        out.append(contentsOf: Array("],".utf8))
+        appendLiteral("],", to: &out)
         appendRaw(platform.bytes, to: &out); out.append(UInt8(ascii: ","))
         appendEscaped(builder.bytes, to: &out)
-        out.append(contentsOf: Array(",[".utf8))
+        appendLiteral(",[", to: &out)
         for (index, arg) in args.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             appendEscaped(arg.bytes, to: &out)
         }
-        out.append(contentsOf: Array("],[".utf8))
+        appendLiteral("],[", to: &out)
+        // Masked: the values of variables named after an output (ASCII names only, as Nix compares them).
+        let outputKeys = maskOutputs ? Set(outputs.keys.map(ByteString.init)) : []
         for (index, key) in env.keys.sorted().enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "("))
             appendEscaped(key.bytes, to: &out)
             out.append(UInt8(ascii: ","))
-            let masked = maskOutputs && outputs[key.string] != nil && key.bytes.allSatisfy { $0 < 0x80 }
+            let masked = maskOutputs && outputKeys.contains(key) && key.bytes.allSatisfy { $0 < 0x80 }
             appendEscaped(masked ? [] : env[key]!.bytes, to: &out)
             out.append(UInt8(ascii: ")"))
         }
-        out.append(contentsOf: Array("])".utf8))
+        appendLiteral("])", to: &out)
         return out
     }
 }
 
+private func appendLiteral(_ literal: StaticString, to out: inout [UInt8]) {
+    out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+}
+
 private func appendRaw(_ string: String, to out: inout [UInt8]) {
-    appendRaw(Array(string.utf8), to: &out)
+    out.append(UInt8(ascii: "\""))
+    out.append(contentsOf: string.utf8)
+    out.append(UInt8(ascii: "\""))
 }
 
 private func appendRaw(_ bytes: [UInt8], to out: inout [UInt8]) {
@@ -92,17 +100,26 @@ private func appendRaw(_ bytes: [UInt8], to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
 }
 
+/// `bytes` quoted, with `"` `\` LF CR TAB escaped; runs without them are copied at once.
 private func appendEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
-    for byte in bytes {
-        switch byte {
-        case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(byte)
-        case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(byte)
-        case 0x0a: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-        case 0x0d: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-        case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-        default: out.append(byte)
+    bytes.withUnsafeBufferPointer { bytes in
+        var run = 0
+        for (i, byte) in bytes.enumerated() {
+            let escape: UInt8
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): escape = byte
+            case 0x0a: escape = UInt8(ascii: "n")
+            case 0x0d: escape = UInt8(ascii: "r")
+            case 0x09: escape = UInt8(ascii: "t")
+            default: continue
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
+            out.append(UInt8(ascii: "\\"))
+            out.append(escape)
+            run = i + 1
         }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
     }
     out.append(UInt8(ascii: "\""))
 }
