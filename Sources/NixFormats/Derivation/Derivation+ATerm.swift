@@ -68,7 +68,7 @@ extension Derivation {
             appendEscaped(arg.bytes, to: &out)
         }
         appendLiteral("],[", to: &out)
-        // Masked: the values of variables named after an output (ASCII names only, as Nix compares them).
+        // Masked (for hashModulo): the values of variables named after an output; only ASCII keys match.
         let outputKeys = maskOutputs ? Set(outputs.keys.map(ByteString.init)) : []
         for (index, key) in env.keys.sorted().enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
