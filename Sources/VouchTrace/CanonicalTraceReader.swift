@@ -313,9 +313,9 @@ struct CanonicalTraceReader {
 
     /// True when `base` is `<hash part>-<name>` of `path`.
     static func isBaseName(_ base: UnsafeBufferPointer<UInt8>, of path: StorePath) -> Bool {
-        let hashCount = path.hashPart.utf8.count
+        let hashCount = StorePath.hashPartLength
         guard base.count == hashCount + 1 + path.name.utf8.count, base[hashCount] == UInt8(ascii: "-") else { return false }
-        return equal(path.hashPart, UnsafeBufferPointer(rebasing: base[..<hashCount]))
+        return path.withHashPartBytes { UnsafeBufferPointer(rebasing: base[..<hashCount]).elementsEqual($0) }
             && equal(path.name, UnsafeBufferPointer(rebasing: base[(hashCount + 1)...]))
     }
 

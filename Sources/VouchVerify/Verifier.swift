@@ -212,7 +212,7 @@ public struct Verifier {
             }
         }
         step.resolvedDerivations = expectations.map(\.builtPath).filter { $0 != path }.sorted()
-        for k in expectations.indices {
+        for k in expectations.indices where !index.lautByHash.isEmpty {
             for i in index.lautByHash[expectations[k].builtHashPart] ?? [] { candidates.append((.laut(i), k)) }
         }
         step.traceCount = candidates.count + rejections.count

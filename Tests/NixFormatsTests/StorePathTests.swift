@@ -97,4 +97,40 @@ final class StorePathTests: XCTestCase {
             }
         }
     }
+
+    /// The hash part is held inline: printing, equality, hashing and order must still follow the text.
+    func testInlineHashPartBehavesAsItsText() throws {
+        var rng = SplitMix64(seed: 11)
+        let alphabet = Array("0123456789abcdfghijklmnpqrsvwxyz")
+        var texts: [String] = []
+        for k in 0..<200 {
+            let hash = String((0..<32).map { _ in alphabet[Int(rng.next() % 32)] })
+            texts.append("/nix/store/\(hash)-\(["hello", "hello-2.12.1", "a", "x.drv"][k % 4])")
+        }
+        let paths = try texts.map { try StorePath(absolutePath: $0) }
+        for (text, path) in zip(texts, paths) {
+            XCTAssertEqual(path.absolute, text)
+            XCTAssertEqual("/nix/store/" + path.baseName, text)
+            XCTAssertEqual(path.hashPart, String(text.dropFirst(11).prefix(32)))
+            XCTAssertEqual(path.withHashPartBytes { Array($0) }, Array(path.hashPart.utf8))
+            let again = try StorePath(baseName: path.baseName)
+            XCTAssertEqual(again, path)
+            XCTAssertEqual(again.hashValue, path.hashValue)
+            XCTAssertEqual(try StorePath(digest: path.digest, name: path.name), path)
+        }
+        XCTAssertEqual(Set(paths + paths).count, Set(texts).count)
+        for a in paths.prefix(60) {
+            for b in paths.suffix(60) {
+                XCTAssertEqual(a == b, a.absolute == b.absolute)
+                XCTAssertEqual(a < b, a.absolute.utf8.lexicographicallyPrecedes(b.absolute.utf8), "\(a) < \(b)")
+            }
+        }
+        // Errors still name the base name and the offending hash part.
+        XCTAssertThrowsError(try StorePath(absolutePath: "/nix/store/i9pmrzmpshapij2kin22pff6fc2adave-hello.txt")) { error in
+            XCTAssertEqual("\(error)", "invalid store path 'i9pmrzmpshapij2kin22pff6fc2adave-hello.txt': hash part 'i9pmrzmpshapij2kin22pff6fc2adave' is not nix32")
+        }
+        XCTAssertThrowsError(try StorePath(absolutePath: "/nix/store/i9pmrzmpshapij2kin22pff6fc2adavx-a b")) { error in
+            XCTAssertEqual("\(error)", "invalid store path 'i9pmrzmpshapij2kin22pff6fc2adavx-a b': store path name contains illegal character ' '")
+        }
+    }
 }
