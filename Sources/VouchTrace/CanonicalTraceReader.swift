@@ -457,7 +457,10 @@ public final class TraceValueCache {
 /// be prepared to make every lookup probe far). Lookups compare candidates in full; equal keys
 /// are only a hint.
 struct ValueTable<Value> {
-    private var slots = [Int32](repeating: -1, count: 1024)
+    /// Per slot: 0 when empty, else (index + 1) << 32 | the key's high 32 bits, so a probe reads
+    /// one word to skip most other keys (no second load from `keys`).
+    private var slots = [UInt64](repeating: 0, count: 1024)
+    /// Kept to place the entries again when `slots` grows.
     private var keys: [UInt64] = []
     private var values: [Value] = []
     private let seed = UInt64.random(in: .min ... .max) | 1
@@ -488,31 +491,35 @@ struct ValueTable<Value> {
     /// The first value stored under `key` that `matches`.
     func first(_ key: UInt64, where matches: (Value) -> Bool) -> Value? {
         let mask = slots.count - 1
+        let tag = key >> 32
         var slot = Int(truncatingIfNeeded: key) & mask
         while true {
-            let index = Int(slots[slot])
-            if index < 0 { return nil }
-            if keys[index] == key && matches(values[index]) { return values[index] }
+            let entry = slots[slot]
+            if entry == 0 { return nil }
+            if entry & 0xffff_ffff == tag {
+                let index = Int(entry >> 32) - 1
+                if keys[index] == key && matches(values[index]) { return values[index] }
+            }
             slot = (slot + 1) & mask
         }
     }
 
     mutating func insert(_ value: Value, _ key: UInt64) {
         if (values.count + 1) * 2 > slots.count { grow() }
-        place(Int32(values.count), key)
+        place(values.count, key)
         keys.append(key)
         values.append(value)
     }
 
-    private mutating func place(_ index: Int32, _ key: UInt64) {
+    private mutating func place(_ index: Int, _ key: UInt64) {
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: key) & mask
-        while slots[slot] >= 0 { slot = (slot + 1) & mask }
-        slots[slot] = index
+        while slots[slot] != 0 { slot = (slot + 1) & mask }
+        slots[slot] = UInt64(index + 1) << 32 | key >> 32
     }
 
     private mutating func grow() {
-        slots = [Int32](repeating: -1, count: slots.count * 2)
-        for (index, key) in keys.enumerated() { place(Int32(index), key) }
+        slots = [UInt64](repeating: 0, count: slots.count * 2)
+        for (index, key) in keys.enumerated() { place(index, key) }
     }
 }

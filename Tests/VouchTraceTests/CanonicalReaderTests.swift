@@ -184,5 +184,18 @@ final class CanonicalReaderTests: XCTestCase {
         XCTAssertNotEqual(key("abc"), key("abd"))
         XCTAssertNotEqual(key("12345678a"), key("12345678b"), "the tail after the last full word counts")
         XCTAssertNil(table.first(key("/nix/store/5000-name"), where: { _ in true }))
+
+        // Keys that share a slot, a tag (high half) or everything: each value is still found by
+        // its own key and match, and never by another key.
+        var crowded = ValueTable<Int>()
+        let sameSlot: [UInt64] = (0..<40).map { UInt64($0) << 32 | 7 }
+        let sameTag: [UInt64] = (0..<40).map { 0xabcd << 32 | UInt64($0) * 1024 + 7 }
+        let sameKey: [UInt64] = Array(repeating: 0x1234_5678_0000_0007, count: 40)
+        let all = sameSlot + sameTag + sameKey
+        for (i, k) in all.enumerated() { crowded.insert(i, k) }
+        for (i, k) in all.enumerated() {
+            XCTAssertEqual(crowded.first(k, where: { $0 == i }), i)
+            XCTAssertNil(crowded.first(k ^ 1 << 40, where: { $0 == i }))
+        }
     }
 }
