@@ -137,6 +137,33 @@ public struct Verifier {
             self.derivations = derivations
             self.order = order
         }
+
+        /// The closure of `target` in already loaded `derivations`, which must hold every
+        /// derivation reachable from it; others are left out. Nothing is copied when all are
+        /// reachable.
+        public init(target: String, derivations all: [String: Derivation]) throws {
+            var order: [String] = []
+            order.reserveCapacity(all.count)
+            var done: Set<String> = []
+            done.reserveCapacity(all.count)
+            // The same walk as init(target:load:), `expandedPaths` standing for the loaded ones.
+            var stack: [(String, Bool)] = [(target, false)]
+            var expandedPaths: Set<String> = []
+            expandedPaths.reserveCapacity(all.count)
+            while let (path, expanded) = stack.popLast() {
+                if expanded {
+                    if done.insert(path).inserted { order.append(path) }
+                    continue
+                }
+                guard expandedPaths.insert(path).inserted else { continue }
+                guard let inputs = all[path]?.inputDrvs.keys else { throw VerificationError(reason: "derivation \(path) is not in the loaded closure") }
+                stack.append((path, true))
+                for input in inputs.sorted(by: >) where !expandedPaths.contains(input) { stack.append((input, false)) }
+            }
+            self.target = target
+            self.derivations = order.count == all.count ? all : Dictionary(uniqueKeysWithValues: order.map { ($0, all[$0]!) })
+            self.order = order
+        }
     }
 
     /// Judges one step from its evidence and the steps accepted so far: its report, and the

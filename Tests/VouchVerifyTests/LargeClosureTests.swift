@@ -27,6 +27,38 @@ final class LargeClosureTests: XCTestCase {
         }
     }
 
+    /// A closure built from already loaded derivations has the order and contents of one loaded
+    /// step by step (inputs before their users, shared inputs once), without the unreachable ones.
+    func testClosureFromLoadedDerivationsMatchesTheLoadedOne() throws {
+        let w = try Wide()
+        let loaded = try Verifier.Closure(target: w.root) { path in
+            try XCTUnwrap(w.g.drvs[path], path)
+        }
+        let given = try Verifier.Closure(target: w.root, derivations: w.g.drvs)
+        XCTAssertTrue(given.order == loaded.order, "the orders differ")
+        XCTAssertEqual(Set(given.derivations.keys), Set(loaded.derivations.keys))
+        XCTAssertTrue(given.derivations.allSatisfy { loaded.derivations[$0.key] == $0.value }, "a derivation differs")
+        var position: [String: Int] = [:]
+        for (i, path) in given.order.enumerated() { position[path] = i }
+        for (i, path) in given.order.enumerated() {
+            for input in given.derivations[path]!.inputDrvs.keys { XCTAssertLessThan(position[input]!, i, "\(input) before \(path)") }
+        }
+        // From an inner step: only its own closure is kept.
+        let inner = try Verifier.Closure(target: w.levels[2][0], derivations: w.g.drvs)
+        XCTAssertEqual(inner.order.last, w.levels[2][0])
+        XCTAssertEqual(Set(inner.derivations.keys), Set(inner.order))
+        XCTAssertLessThan(inner.order.count, given.order.count)
+        XCTAssertThrowsError(try Verifier.Closure(target: w.root, derivations: w.g.drvs.filter { $0.key != w.levels[0][0] }))
+
+        // An input that is also an input of another input comes before both.
+        let g = Graph()
+        let y = try g.add("y", inputs: [])
+        let x = try g.add("x", inputs: [(y, "out")])
+        let a = try g.add("a", inputs: [(x, "out"), (y, "out")])
+        let small = try Verifier.Closure(target: a, derivations: g.drvs)
+        XCTAssertEqual(small.order, [y, x, a])
+    }
+
     func testWideClosureIsJudgedTheSameEveryTime() throws {
         let w = try Wide()
         var carol = Builder("carol")

@@ -121,11 +121,7 @@ struct VerifyCommand: AsyncParsableCommand {
             group.enter()
             Thread {
                 self.result = Result {
-                    let all = try files.closure(of: root, known: known)
-                    return try Verifier.Closure(target: root) { path in
-                        guard let drv = all[path] else { throw CLIError("derivation \(path) is not in the loaded closure") }
-                        return drv
-                    }
+                    try Verifier.Closure(target: root, derivations: files.closure(of: root, known: known))
                 }
                 self.group.leave()
             }.start()
