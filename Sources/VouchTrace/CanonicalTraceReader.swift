@@ -457,8 +457,8 @@ public final class TraceValueCache {
 /// be prepared to make every lookup probe far). Lookups compare candidates in full; equal keys
 /// are only a hint.
 struct ValueTable<Value> {
-    /// Per slot: 0 when empty, else (index + 1) << 32 | the key's high 32 bits, so a probe reads
-    /// one word to skip most other keys (no second load from `keys`).
+    /// Per slot: 0 when empty, else (index + 1) << 32 | the key's high 32 bits, so a probe skips
+    /// most other keys without loading from `keys`.
     private var slots = [UInt64](repeating: 0, count: 1024)
     /// Kept to place the entries again when `slots` grows.
     private var keys: [UInt64] = []

@@ -35,19 +35,21 @@ public struct StorePath: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// `[<prefix>/]<hash part>-<name>`.
     private func joined(prefix: String?) -> String {
-        var prefix = prefix
         var name = self.name
-        let prefixCount = prefix.map { $0.utf8.count + 1 } ?? 0
-        let count = prefixCount + Self.hashPartLength + 1 + name.utf8.count
+        let count = (prefix.map { $0.utf8.count + 1 } ?? 0) + Self.hashPartLength + 1 + name.utf8.count
         return String(unsafeUninitializedCapacity: count) { buffer in
             var at = 0
-            if prefix != nil {
-                prefix!.withUTF8 { for byte in $0 { buffer[at] = byte; at += 1 } }
+            func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[at..<(at + bytes.count)]).initialize(from: bytes)
+                at += bytes.count
+            }
+            if var prefix {
+                prefix.withUTF8(append)
                 buffer[at] = UInt8(ascii: "/"); at += 1
             }
-            withHashPartBytes { for byte in $0 { buffer[at] = byte; at += 1 } }
+            withHashPartBytes(append)
             buffer[at] = UInt8(ascii: "-"); at += 1
-            name.withUTF8 { for byte in $0 { buffer[at] = byte; at += 1 } }
+            name.withUTF8(append)
             return at
         }
     }
