@@ -160,12 +160,13 @@ struct ATermParser {
 
     /// A quoted string; `escaped` selects the escaped form.
     mutating func string(escaped: Bool) throws(DerivationError) -> [UInt8] {
+        guard escaped else { return Array(bytes[try unescapedSpan()]) }
         try expect("\"")
         // Up to the first byte that needs care, copied at once (most strings are plain).
         var end = index
         while end < bytes.count {
             let byte = bytes[end]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || (escaped && (byte == 0x0a || byte == 0x0d || byte == 0x09)) { break }
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x0a || byte == 0x0d || byte == 0x09 { break }
             end += 1
         }
         var out = Array(bytes[index..<end])
@@ -176,7 +177,6 @@ struct ATermParser {
             index += 1
             if byte == UInt8(ascii: "\"") { return out }
             if byte == UInt8(ascii: "\\") {
-                guard escaped else { throw fail("backslash in an unescaped field", at: index - 1) }
                 guard index < bytes.count else { throw fail("unterminated escape") }
                 let next = bytes[index]
                 index += 1
@@ -190,7 +190,7 @@ struct ATermParser {
                     throw fail(.notCanonical, "non-canonical escape '\\\(Character(Unicode.Scalar(next)))'", at: index - 2)
                 }
             } else {
-                if escaped && (byte == 0x0a || byte == 0x0d || byte == 0x09) {
+                if byte == 0x0a || byte == 0x0d || byte == 0x09 {
                     // Nix always writes these escaped; a raw one would not round-trip.
                     throw fail(.notCanonical, "raw control byte 0x\(Base16.encode([byte])) where Nix writes an escape", at: index - 1)
                 }
@@ -199,21 +199,25 @@ struct ATermParser {
         }
     }
 
-    mutating func plainString() throws(DerivationError) -> String {
+    /// The contents of a quoted string in the unescaped form (no backslash), as a span of the input.
+    mutating func unescapedSpan() throws(DerivationError) -> Range<Int> {
         try expect("\"")
-        // As string(escaped: false), decoded straight from the input: no escapes to undo.
         var end = index
         while end < bytes.count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\\") { end += 1 }
         guard end < bytes.count else { index = end; throw fail("unterminated string") }
-        guard bytes[end] == UInt8(ascii: "\"") else { index = end + 1; throw fail("backslash in an unescaped field", at: end) }
+        guard bytes[end] == UInt8(ascii: "\"") else { throw fail("backslash in an unescaped field", at: end) }
+        defer { index = end + 1 }
+        return index..<end
+    }
+
+    mutating func plainString() throws(DerivationError) -> String {
+        let span = try unescapedSpan()
         // Paths, output names and hash columns are printable ASCII in every derivation Nix writes;
         // refusing anything else keeps String comparison identical to Nix's byte order.
-        if let bad = bytes[index..<end].firstIndex(where: { $0 < 0x20 || $0 > 0x7e }) {
+        if let bad = bytes[span].firstIndex(where: { $0 < 0x20 || $0 > 0x7e }) {
             throw fail(.unsupported, "byte 0x\(Base16.encode([bytes[bad]])) in a path, output name or hash field", at: bad)
         }
-        let text = String(decoding: bytes[index..<end], as: UTF8.self)
-        index = end + 1
-        return text
+        return String(decoding: bytes[span], as: UTF8.self)
     }
 
     mutating func path() throws(DerivationError) -> String {
